@@ -1,0 +1,91 @@
+/*
+** perm.h - PERM: a persistent heap and persistent globals for C and C++.
+**
+** A program marks globals PERM, opens an image with perm_open(), allocates
+** with malloc() as usual, and calls perm_checkpoint().  The next run restores
+** the heap and the PERM globals at the same addresses.  See README.PERM.
+**
+** Every function is thread-safe.  Failures return -1 (or NULL), set errno and
+** leave a message for perm_error(); the library prints nothing unless the
+** environment variable PERM_VERBOSE is set.
+*/
+#ifndef PERM_H
+#define PERM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PERM_VERSION_MAJOR 0
+#define PERM_VERSION_MINOR 1
+#define PERM_VERSION_PATCH 0
+
+/*
+** PERM marks a file-scope (or static local) variable persistent.  With the
+** Clang plugin (clang-19 -fplugin=libperm.so) it is the "perm" attribute,
+** which records the variable by name and type in the registry; without it,
+** the variable is placed in the section "persistent", which is saved and
+** restored as one nameless range, for the identical binary only.
+*/
+#if defined(__has_attribute)
+#if __has_attribute(perm)
+#define PERM __attribute__((perm))
+#endif
+#endif
+#ifndef PERM
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define PERM__RETAIN , retain
+#endif
+#endif
+#ifndef PERM__RETAIN
+#define PERM__RETAIN
+#endif
+#define PERM __attribute__((section("persistent"), used PERM__RETAIN))
+#endif
+
+/* Open modes are strings: "w+", "r+", "r", "a+" plus modifiers "x", "e". */
+int perm_open(const char *path, const char *mode);
+int perm_restored(void);
+int perm_checkpoint(void);
+int perm_checkpoint_async(void);
+int perm_wait(void);
+int perm_checkpoint_to(const char *path);
+int perm_close(void);
+int perm_register(void *addr, size_t size, const char *name);
+
+void *perm_malloc(size_t size);
+void *perm_calloc(size_t nmemb, size_t size);
+void *perm_realloc(void *ptr, size_t size);
+void *perm_aligned_alloc(size_t alignment, size_t size);
+void perm_free(void *ptr);
+
+typedef struct perm_stats_s {
+  uint64_t allocated;        /* bytes in live allocations (jemalloc) */
+  uint64_t active;           /* bytes in active pages (jemalloc) */
+  uint64_t resident;         /* bytes resident (jemalloc) */
+  uint64_t mapped;           /* bytes mapped by jemalloc */
+  uint64_t region_base;      /* address of the persistent region */
+  uint64_t region_size;      /* its capacity in bytes */
+  uint64_t generation;       /* checkpoints taken over the heap's life */
+  int restored;              /* 1 when this run restored an image */
+  int open;                  /* 1 while an image is attached */
+  uint64_t last_pause_ns;    /* time the program stopped for the last checkpoint */
+  uint64_t last_duration_ns; /* time until the last image was durable */
+  uint64_t last_bytes_written; /* bytes of the last image file */
+  uint64_t globals_restored; /* registry entries restored by name */
+  uint64_t globals_new;      /* entries in this build but not in the image */
+  uint64_t globals_dropped;  /* entries in the image but not in this build */
+} perm_stats_t;
+
+int perm_stats(perm_stats_t *stats);
+const char *perm_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PERM_H */

@@ -1,0 +1,55 @@
+# -*- Python -*-
+# lit configuration for PERM.  Substitutions (see README.PERM, "Tests"):
+#   %clang, %clangxx      clang-19 / clang++-19
+#   %perm_plugin          path of libperm.so (the Clang plugin)
+#   %cflags               -I<include> -g -O1 -Wall
+#   %ldflags              link against the shared runtime of the build tree
+#   %ldflags_static       link against the static runtime of the build tree
+#   %perm                 the perm command
+#   %preload              path of libperm-preload.so
+#   FileCheck, not, split-file from LLVM 19
+import os
+import shutil
+
+import lit.formats
+
+config.name = "PERM"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".c", ".cpp", ".test", ".ll"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.perm_obj_root, "test")
+
+llvm_bin = config.llvm_tools_dir
+config.environment["PATH"] = os.pathsep.join(
+    [llvm_bin, config.perm_bin_dir, config.environment.get("PATH", os.environ["PATH"])]
+)
+for var in ["HOME", "TMPDIR", "USER"]:
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+# A test never inherits a PERM_* setting from the shell that runs lit.
+for var in list(config.environment):
+    if var.startswith("PERM_"):
+        del config.environment[var]
+
+inc = config.perm_include_dir
+rt = config.perm_lib_dir
+config.substitutions.append(("%clangxx", config.clangxx))
+config.substitutions.append(("%clang", config.clang))
+config.substitutions.append(("%perm_plugin", config.perm_plugin))
+config.substitutions.append(("%cflags", f"-I{inc} -g -O1 -Wall"))
+config.substitutions.append(
+    ("%ldflags_static", f"{rt}/libpermrt.a -lxxhash -lpthread -ldl")
+)
+config.substitutions.append(("%ldflags", f"-L{rt} -Wl,-rpath,{rt} -lpermrt"))
+config.substitutions.append(("%preload", os.path.join(rt, "libperm-preload.so")))
+config.substitutions.append(("%perm", os.path.join(config.perm_bin_dir, "perm")))
+
+if os.path.exists(config.perm_plugin):
+    config.available_features.add("plugin")
+if shutil.which("gcc"):
+    config.available_features.add("gcc")
+if shutil.which("mpirun") and shutil.which("mpicc"):
+    config.available_features.add("mpi")
+if os.getuid() == 0:
+    config.available_features.add("root")
