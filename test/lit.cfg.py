@@ -39,7 +39,7 @@ config.substitutions.append(("%clang", config.clang))
 config.substitutions.append(("%perm_plugin", config.perm_plugin))
 config.substitutions.append(("%cflags", f"-I{inc} -g -O1 -Wall"))
 config.substitutions.append(
-    ("%ldflags_static", f"{rt}/libpermrt.a -lxxhash -lpthread -ldl")
+    ("%ldflags_static", f"{rt}/libpermrt.a -lxxhash -lpthread -ldl -lm")
 )
 config.substitutions.append(("%ldflags", f"-L{rt} -Wl,-rpath,{rt} -lpermrt"))
 config.substitutions.append(("%preload", os.path.join(rt, "libperm-preload.so")))

@@ -1,0 +1,282 @@
+/*
+** api.c - the public perm_* functions: modes, the open/closed state, and the
+** conversion of internal errors (-errno + message) to -1 with errno set.
+**
+** States:   CLOSED --perm_open--> OPEN --perm_close--> CLOSED
+** A heap, once created or restored, lives until the process ends; closing
+** only stops plain malloc from reaching it and forgets the image path.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../include/perm.h"
+#include "checkpoint.h"
+#include "config.h"
+#include "heap.h"
+#include "registry.h"
+#include "restore.h"
+
+#define PERM_EXPORT __attribute__((visibility("default")))
+
+typedef enum api_access_e { API_NEW, API_RESTORE, API_READONLY, API_APPEND } api_access_t;
+
+typedef struct api_mode_s {
+  api_access_t access;
+  int explicit_alloc; /* "x": only perm_malloc & co. persist */
+  int eager;          /* "e": read the whole image at open */
+} api_mode_t;
+
+typedef struct api_s {
+  pthread_mutex_t lock; /* Synchronizes everything below. */
+  int open;
+  int writable;
+  int restored;
+  api_mode_t mode;
+  char *path;           /* the image, transient memory */
+  perm_ckpt_t ckpt;     /* the checkpoint in flight, if any */
+  char *ckpt_path;
+  uint64_t last_pause_ns, last_duration_ns, last_bytes;
+} api_t;
+
+static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER, .ckpt = {.fd = -1}};
+
+/* Public failure: message already set by the callee; errno from rc. */
+static int api_fail(int rc) {
+  errno = rc < 0 ? -rc : EIO;
+  return -1;
+}
+
+static int api_parse_mode(const char *s, api_mode_t *m) {
+  memset(m, 0, sizeof *m);
+  if (s == NULL || *s == '\0')
+    return perm__errorf(EINVAL, "perm_open: the mode is empty; use \"w+\", "
+                        "\"r+\", \"r\" or \"a+\" (plus x, e)");
+  const char *p = s;
+  switch (*p++) {
+  case 'w': m->access = API_NEW; break;
+  case 'a': m->access = API_APPEND; break;
+  case 'r': m->access = API_READONLY; break;
+  default:
+    return perm__errorf(EINVAL, "perm_open: bad mode \"%s\": it starts with "
+                        "'%c'; use w, r or a, then optional + x e", s, *s);
+  }
+  if (*p == '+') {
+    p++;
+    if (m->access == API_READONLY)
+      m->access = API_RESTORE;
+  }
+  for (; *p; p++) {
+    if (*p == 'x' && !m->explicit_alloc)
+      m->explicit_alloc = 1;
+    else if (*p == 'e' && !m->eager)
+      m->eager = 1;
+    else
+      return perm__errorf(EINVAL, "perm_open: bad mode \"%s\": unexpected "
+                          "'%c' at position %d; modifiers are x (explicit "
+                          "allocation) and e (eager restore), once each",
+                          s, *p, (int)(p - s) + 1);
+  }
+  return 0;
+}
+
+static int api_wait_locked(void) {
+  if (api.ckpt.pid == 0)
+    return 0;
+  perm_ckpt_result_t res;
+  int rc = perm__checkpoint_finish(&api.ckpt, &res);
+  api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
+  api.last_pause_ns = api.ckpt.pause_ns;
+  if (rc == 0) {
+    api.last_bytes = res.bytes;
+    if (res.generation > perm__saved.generation)
+      perm__saved.generation = res.generation;
+  }
+  perm__tfree(api.ckpt_path);
+  api.ckpt_path = NULL;
+  return rc;
+}
+
+PERM_EXPORT int perm_open(const char *path, const char *mode) {
+  perm__error_clear();
+  api_mode_t m;
+  int rc = api_parse_mode(mode, &m);
+  if (rc != 0)
+    return api_fail(rc);
+  if (path == NULL || *path == '\0')
+    return api_fail(perm__errorf(EINVAL, "perm_open: the image path is empty"));
+  perm_config_t cfg;
+  if ((rc = perm__config_load(&cfg)) != 0)
+    return api_fail(rc);
+
+  pthread_mutex_lock(&api.lock);
+  if (api.open) {
+    rc = perm__errorf(EBUSY, "perm_open('%s'): '%s' is already open; "
+                      "perm_close it first", path, api.path);
+    goto out;
+  }
+  struct stat st;
+  int exists = lstat(path, &st) == 0;
+  int restoring = exists && m.access != API_NEW;
+  if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
+    rc = perm__errorf(ENOENT, "perm_open('%s', \"%s\"): the image does not "
+                      "exist; use mode \"a+\" to create it when missing, or "
+                      "\"w+\" for a new heap", path, mode);
+    goto out;
+  }
+  if (restoring) {
+    perm_restore_opts_t o = {.verify_full = cfg.verify_full,
+                             .allow_rebuild = cfg.allow_rebuild};
+    perm_restore_counts_t counts;
+    rc = perm__restore(path, &o, &counts);
+    if (rc != 0)
+      goto out;
+    perm__verbose("restored '%s': generation %llu, %llu globals restored, "
+                  "%llu new, %llu dropped", path,
+                  (unsigned long long)perm__saved.generation,
+                  (unsigned long long)counts.restored,
+                  (unsigned long long)counts.fresh,
+                  (unsigned long long)counts.dropped);
+  } else if (!perm__heap_ready()) {
+    rc = perm__heap_create(cfg.address, cfg.size);
+    if (rc != 0)
+      goto out;
+  }
+  perm__checkpoint_clean_stale(path);
+  api.path = perm__tstrdup(path);
+  if (api.path == NULL) {
+    rc = perm__errorf(ENOMEM, "perm_open: out of memory");
+    goto out;
+  }
+  api.mode = m;
+  api.open = 1;
+  api.restored = restoring;
+  api.writable = m.access != API_READONLY;
+  __atomic_store_n(&perm__dispatch.persistent, !m.explicit_alloc,
+                   __ATOMIC_RELAXED);
+out:
+  pthread_mutex_unlock(&api.lock);
+  return rc == 0 ? 0 : api_fail(rc);
+}
+
+PERM_EXPORT int perm_restored(void) {
+  pthread_mutex_lock(&api.lock);
+  int r = api.restored;
+  pthread_mutex_unlock(&api.lock);
+  return r;
+}
+
+static int api_checkpoint(const char *target, int async) {
+  perm__error_clear();
+  pthread_mutex_lock(&api.lock);
+  int rc = 0;
+  if (!perm__heap_ready()) {
+    rc = perm__errorf(EBADF, "checkpoint: no persistent heap; call perm_open first");
+    goto out;
+  }
+  if (target == NULL) {
+    if (!api.open) {
+      rc = perm__errorf(EBADF, "perm_checkpoint: no image is open; call "
+                        "perm_open first (or perm_checkpoint_to a path)");
+      goto out;
+    }
+    if (!api.writable) {
+      rc = perm__errorf(EROFS, "perm_checkpoint: '%s' was opened read-only "
+                        "(mode \"r\"); open it with \"r+\" to update it, or "
+                        "use perm_checkpoint_to another path", api.path);
+      goto out;
+    }
+    target = api.path;
+  }
+  if ((rc = api_wait_locked()) != 0)
+    goto out; /* the previous one failed: say so before starting another */
+  char *copy = perm__tstrdup(target);
+  if (copy == NULL) {
+    rc = perm__errorf(ENOMEM, "checkpoint: out of memory");
+    goto out;
+  }
+  rc = perm__checkpoint_start(&api.ckpt, copy);
+  if (rc != 0) {
+    perm__tfree(copy);
+    goto out;
+  }
+  api.ckpt_path = copy;
+  api.last_pause_ns = api.ckpt.pause_ns;
+  if (!async)
+    rc = api_wait_locked();
+out:
+  pthread_mutex_unlock(&api.lock);
+  return rc == 0 ? 0 : api_fail(rc);
+}
+
+PERM_EXPORT int perm_checkpoint(void) { return api_checkpoint(NULL, 0); }
+PERM_EXPORT int perm_checkpoint_async(void) { return api_checkpoint(NULL, 1); }
+
+PERM_EXPORT int perm_checkpoint_to(const char *path) {
+  if (path == NULL || *path == '\0') {
+    perm__errorf(EINVAL, "perm_checkpoint_to: the path is empty");
+    errno = EINVAL;
+    return -1;
+  }
+  return api_checkpoint(path, 0);
+}
+
+PERM_EXPORT int perm_wait(void) {
+  perm__error_clear();
+  pthread_mutex_lock(&api.lock);
+  int rc = api_wait_locked();
+  pthread_mutex_unlock(&api.lock);
+  return rc == 0 ? 0 : api_fail(rc);
+}
+
+PERM_EXPORT int perm_close(void) {
+  perm__error_clear();
+  pthread_mutex_lock(&api.lock);
+  int rc = 0;
+  if (!api.open) {
+    rc = perm__errorf(EBADF, "perm_close: no image is open");
+  } else {
+    rc = api_wait_locked();
+    __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
+    api.open = 0;
+    perm__tfree(api.path);
+    api.path = NULL;
+  }
+  pthread_mutex_unlock(&api.lock);
+  return rc == 0 ? 0 : api_fail(rc);
+}
+
+PERM_EXPORT int perm_stats(perm_stats_t *s) {
+  if (s == NULL) {
+    perm__errorf(EINVAL, "perm_stats: NULL argument");
+    errno = EINVAL;
+    return -1;
+  }
+  memset(s, 0, sizeof *s);
+  if (perm__heap_ready()) /* exact for this thread: its cache is counted free */
+    permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+  perm__heap_stats(&s->allocated, &s->active, &s->resident, &s->mapped);
+  pthread_mutex_lock(&api.lock);
+  s->region_base = perm__saved.region.base;
+  s->region_size = perm__saved.region.capacity;
+  s->generation = perm__saved.generation;
+  s->restored = api.restored;
+  s->open = api.open;
+  s->last_pause_ns = api.last_pause_ns;
+  s->last_duration_ns = api.last_duration_ns;
+  s->last_bytes_written = api.last_bytes;
+  pthread_mutex_unlock(&api.lock);
+  perm_restore_counts_t c;
+  perm__registry_counts(&c);
+  s->globals_restored = c.restored;
+  s->globals_new = c.fresh;
+  s->globals_dropped = c.dropped;
+  return 0;
+}
+
+PERM_EXPORT const char *perm_error(void) { return perm__error_message(); }

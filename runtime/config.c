@@ -1,0 +1,95 @@
+/*
+** config.c - PERM_* environment variables.
+*/
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "region.h"
+
+int perm__parse_size(const char *s, uint64_t *out) {
+  if (s == NULL || *s == '\0' || *s == '-' || isspace((unsigned char)*s))
+    return -EINVAL;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno != 0 || end == s)
+    return -EINVAL;
+  unsigned shift = 0;
+  switch (toupper((unsigned char)*end)) {
+  case '\0': break;
+  case 'K': shift = 10; end++; break;
+  case 'M': shift = 20; end++; break;
+  case 'G': shift = 30; end++; break;
+  case 'T': shift = 40; end++; break;
+  default: return -EINVAL;
+  }
+  if (*end == 'B' || *end == 'b')
+    end++;
+  if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+    return -EINVAL;
+  *out = (uint64_t)v << shift;
+  return 0;
+}
+
+int perm__parse_bool(const char *name, const char *s, int *out) {
+  if (s == NULL) {
+    *out = 0;
+    return 0;
+  }
+  if (!strcmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "true") ||
+      !strcasecmp(s, "on")) {
+    *out = 1;
+    return 0;
+  }
+  if (!strcmp(s, "0") || !strcasecmp(s, "no") || !strcasecmp(s, "false") ||
+      !strcasecmp(s, "off") || !strcmp(s, "")) {
+    *out = 0;
+    return 0;
+  }
+  return perm__errorf(EINVAL, "%s='%s' is not a boolean: use 1 or 0", name, s);
+}
+
+int perm__config_load(perm_config_t *c) {
+  c->address = PERM_REGION_DEFAULT_BASE;
+  c->size = PERM_REGION_DEFAULT_CAPACITY;
+  c->verify_full = 1;
+  c->eager = 0;
+  c->allow_rebuild = 0;
+  const char *v;
+  if ((v = getenv("PERM_ADDRESS")) != NULL && *v) {
+    if (perm__parse_size(v, &c->address) != 0 || c->address % PERM_REGION_HUGE)
+      return perm__errorf(EINVAL,
+                          "PERM_ADDRESS='%s' is not a 2 MiB-aligned address "
+                          "(example: 0x7e0000000000)", v);
+  }
+  if ((v = getenv("PERM_SIZE")) != NULL && *v) {
+    if (perm__parse_size(v, &c->size) != 0 || c->size < (4ull << 20))
+      return perm__errorf(EINVAL,
+                          "PERM_SIZE='%s' is not a size of at least 4M "
+                          "(examples: 1G, 64G, 512M)", v);
+    c->size = (c->size + PERM_REGION_HUGE - 1) & ~(PERM_REGION_HUGE - 1);
+  }
+  if ((v = getenv("PERM_VERIFY")) != NULL && *v) {
+    if (!strcmp(v, "full"))
+      c->verify_full = 1;
+    else if (!strcmp(v, "metadata"))
+      c->verify_full = 0;
+    else
+      return perm__errorf(EINVAL, "PERM_VERIFY='%s': use full or metadata", v);
+  }
+  if ((v = getenv("PERM_RESTORE")) != NULL && *v) {
+    if (!strcmp(v, "eager"))
+      c->eager = 1;
+    else if (!strcmp(v, "lazy"))
+      c->eager = 0;
+    else
+      return perm__errorf(EINVAL, "PERM_RESTORE='%s': use lazy or eager", v);
+  }
+  return perm__parse_bool("PERM_ALLOW_REBUILD", getenv("PERM_ALLOW_REBUILD"),
+                          &c->allow_rebuild);
+}

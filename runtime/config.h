@@ -1,0 +1,25 @@
+/*
+** config.h - settings from the environment (README.PERM, "Environment").
+** Every malformed value is an error naming the variable.
+*/
+#ifndef PERM_CONFIG_H
+#define PERM_CONFIG_H
+
+#include <stdint.h>
+
+#include "perm_internal.h"
+
+typedef struct perm_config_s {
+  uint64_t address;    /* PERM_ADDRESS: region base for new heaps */
+  uint64_t size;       /* PERM_SIZE: region capacity for new heaps */
+  int verify_full;     /* PERM_VERIFY=full (default) | metadata */
+  int eager;           /* PERM_RESTORE=eager | lazy (default) */
+  int allow_rebuild;   /* PERM_ALLOW_REBUILD=1 */
+} perm_config_t;
+
+PERM_HIDDEN int perm__config_load(perm_config_t *c);
+/* "64G", "512M", "4096", "0x1000" (K/M/G/T are binary units). */
+PERM_HIDDEN int perm__parse_size(const char *s, uint64_t *out);
+PERM_HIDDEN int perm__parse_bool(const char *name, const char *s, int *out);
+
+#endif /* PERM_CONFIG_H */

@@ -1,0 +1,430 @@
+/*
+** heap.c - the private, persistent jemalloc instance: its system-call
+** shims, its creation and re-arming after a restore, and fork.
+**
+** The instance is Debian's libjemalloc_pic.a turned private at build time
+** (runtime/jemalloc/mkprivate.sh).  Its whole state is either in the region
+** or in the sections permje_data/permje_bss, which images save.  What does
+** not survive a process is rebuilt here:
+**   - the tsd pthread key (re-created on restore, with our destructor);
+**   - fork handlers (installed once per process by us; jemalloc's own
+**     pthread_atfork call is swallowed, so we choose the order);
+**   - decay timers (rewritten so they re-arm on the new clock).
+**
+** Threads: jemalloc registers each thread's tsd with pthread_setspecific;
+** the shim records it, so that a fork child can flush and destroy the
+** tcaches of threads that do not exist in the child.  Without this every
+** checkpoint would leak the objects cached by other threads.
+**
+** Lock order: threads.lock -> rtree init_lock -> jemalloc's locks -> region.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "region.h"
+
+/* More internals the runtime drives (renamed by mkprivate.sh). */
+extern void permje_jemalloc_prefork(void);
+extern void permje_jemalloc_postfork_parent(void);
+extern void permje_jemalloc_postfork_child(void);
+extern void permje_tcache_cleanup(void *tsd);
+extern void permje_arena_cleanup(void *tsd);
+extern void permje_iarena_cleanup(void *tsd);
+extern void permje_tsd_cleanup(void *tsd);
+extern void permje_tsd_state_set(void *tsd, uint8_t state);
+extern pthread_key_t permje_tsd_tsd;
+extern const char *permje_malloc_conf;
+extern char permje_arena_emap_global[];
+
+#define TSD_STATE_PURGATORY 4 /* jemalloc 5.3.0 tsd_state_purgatory */
+
+/*
+** jemalloc options.  No background threads, no per-CPU arenas, no THP for
+** metadata: none of them survive a restore.  retain keeps jemalloc from
+** unmapping (the region is reused through its own free list anyway), and
+** dss is off so all memory comes through the mmap shim.
+*/
+static const char heap_conf[] =
+    "abort_conf:true,dss:disabled,background_thread:false,"
+    "percpu_arena:disabled,metadata_thp:disabled,retain:true,"
+    "muzzy_decay_ms:0";
+
+#define HEAP_JEMALLOC_VERSION "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
+
+perm_dispatch_t perm__dispatch;
+
+typedef struct heap_thread_s {
+  void *tsd; /* jemalloc's tsd of a live thread, in that thread's TLS */
+  struct heap_thread_s *next;
+} heap_thread_t;
+
+typedef struct heap_s {
+  pthread_mutex_t threads_lock;  /* Recursive; guards threads. */
+  heap_thread_t *threads;        /* threads with a jemalloc tsd */
+  int ready;                     /* the instance holds a heap in this process */
+  int checkpoint_fork;           /* the next fork is a checkpoint's */
+  int atfork_installed;
+  int creating;                  /* inside perm__heap_create: learn the rtree lock */
+} heap_t;
+
+static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
+
+/* The tsd of the calling thread, once jemalloc gave it one. */
+static __thread void *heap_my_tsd;
+
+/*--------------------------------------------------------------- threads ---*/
+
+static void heap_thread_add(void *tsd) {
+  pthread_mutex_lock(&heap.threads_lock);
+  heap_thread_t *t;
+  for (t = heap.threads; t != NULL; t = t->next)
+    if (t->tsd == tsd)
+      break;
+  if (t == NULL && (t = perm__tmalloc(sizeof *t)) != NULL) {
+    t->tsd = tsd;
+    t->next = heap.threads;
+    heap.threads = t;
+  }
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+static void heap_thread_remove(void *tsd) {
+  pthread_mutex_lock(&heap.threads_lock);
+  for (heap_thread_t **pp = &heap.threads; *pp != NULL; pp = &(*pp)->next) {
+    if ((*pp)->tsd == tsd) {
+      heap_thread_t *t = *pp;
+      *pp = t->next;
+      perm__tfree(t);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+/*
+** The tsd key's destructor.  Holding threads_lock across jemalloc's cleanup
+** means a fork never sees a half-cleaned tsd in the list.
+*/
+static void heap_tsd_destructor(void *tsd) {
+  pthread_mutex_lock(&heap.threads_lock);
+  permje_tsd_cleanup(tsd);
+  heap_thread_remove(tsd);
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+/*
+** Gives back everything a thread holds, as its exit would: the objects in
+** its tcache go back to their arenas, the tcache itself is freed, the thread
+** is unbound from its arenas and leaves jemalloc's list of live tsds.
+*/
+static void heap_forget_thread(void *tsd) {
+  permje_tcache_cleanup(tsd);
+  permje_arena_cleanup(tsd);
+  permje_iarena_cleanup(tsd);
+  permje_tsd_state_set(tsd, TSD_STATE_PURGATORY);
+}
+
+/*------------------------------------------------------------------ shims ---*/
+
+void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                      off_t off);
+void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                      off_t off) {
+  (void)off;
+  perm_region_t *r = &perm__saved.region;
+  if (fd != -1 || !(flags & MAP_ANONYMOUS) || r->base == 0) {
+    errno = ENOMEM;
+    return MAP_FAILED;
+  }
+  if (flags & MAP_FIXED) {
+    /* Commit or decommit of pages jemalloc already owns. */
+    if (!perm__in_region(addr)) {
+      errno = EINVAL;
+      return MAP_FAILED;
+    }
+    return mmap(addr, len, prot,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  }
+  void *p = perm__region_alloc(r, len, addr, prot);
+  return p == NULL ? MAP_FAILED : p;
+}
+
+int permje_sys_munmap(void *addr, size_t len);
+int permje_sys_munmap(void *addr, size_t len) {
+  if (!perm__in_region(addr)) {
+    errno = EINVAL;
+    return -1;
+  }
+  return perm__region_release(&perm__saved.region, addr, len);
+}
+
+int permje_sys_madvise(void *addr, size_t len, int advice);
+int permje_sys_madvise(void *addr, size_t len, int advice) {
+  if (advice == MADV_DONTNEED && perm__in_region(addr))
+    return perm__region_purge(&perm__saved.region, addr, len);
+  if (advice == MADV_FREE) {
+    /* Lazily freed pages keep stale bytes that images would save. */
+    errno = EINVAL;
+    return -1;
+  }
+  return madvise(addr, len, advice);
+}
+
+int permje_sys_mprotect(void *addr, size_t len, int prot);
+int permje_sys_mprotect(void *addr, size_t len, int prot) {
+  return mprotect(addr, len, prot);
+}
+
+void *permje_sys_sbrk(intptr_t increment);
+void *permje_sys_sbrk(intptr_t increment) {
+  (void)increment;
+  errno = ENOMEM;
+  return (void *)-1;
+}
+
+/* The instance never reads MALLOC_CONF: PERM configures it. */
+char *permje_sys_secure_getenv(const char *name);
+char *permje_sys_secure_getenv(const char *name) {
+  (void)name;
+  return NULL;
+}
+
+/* ...nor /etc/malloc.conf. */
+ssize_t permje_sys_readlink(const char *path, char *buf, size_t size);
+ssize_t permje_sys_readlink(const char *path, char *buf, size_t size) {
+  (void)path, (void)buf, (void)size;
+  errno = ENOENT;
+  return -1;
+}
+
+/* Answered directly: dlsym may allocate, and we are inside malloc. */
+void *permje_sys_dlsym(void *handle, const char *symbol);
+void *permje_sys_dlsym(void *handle, const char *symbol) {
+  if (strcmp(symbol, "pthread_create") == 0)
+    return (void *)pthread_create;
+  return dlsym(handle, symbol);
+}
+
+/* jemalloc's own fork handlers are driven by ours (heap_prefork & co). */
+int permje_sys_pthread_atfork(void (*prepare)(void), void (*parent)(void),
+                              void (*child)(void));
+int permje_sys_pthread_atfork(void (*prepare)(void), void (*parent)(void),
+                              void (*child)(void)) {
+  (void)prepare, (void)parent, (void)child;
+  return 0;
+}
+
+int permje_sys_atexit(void (*fn)(void));
+int permje_sys_atexit(void (*fn)(void)) {
+  (void)fn; /* stats_print and prof_final are never enabled */
+  return 0;
+}
+
+int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *));
+int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
+  (void)dtor; /* always permje_tsd_cleanup, called by heap_tsd_destructor */
+  return pthread_key_create(key, heap_tsd_destructor);
+}
+
+int permje_sys_pthread_setspecific(pthread_key_t key, const void *value);
+int permje_sys_pthread_setspecific(pthread_key_t key, const void *value) {
+  if (value != NULL) {
+    heap_my_tsd = (void *)value;
+    heap_thread_add((void *)value);
+  }
+  return pthread_setspecific(key, value);
+}
+
+/*
+** The rtree's init_lock is taken outside jemalloc's fork handlers; learn its
+** address while the instance boots (it is the first mutex initialised inside
+** the global emap) so ours can take it.
+*/
+int permje_sys_pthread_mutex_init(pthread_mutex_t *m,
+                                  const pthread_mutexattr_t *attr);
+int permje_sys_pthread_mutex_init(pthread_mutex_t *m,
+                                  const pthread_mutexattr_t *attr) {
+  char *p = (char *)m;
+  if (heap.creating && perm__saved.rtree_lock == 0 &&
+      p >= permje_arena_emap_global && p < permje_arena_emap_global + 4096)
+    perm__saved.rtree_lock = (uint64_t)m;
+  return pthread_mutex_init(m, attr);
+}
+
+/*------------------------------------------------------------------- fork ---*/
+
+static void heap_prefork(void) {
+  pthread_mutex_lock(&heap.threads_lock);
+  if (!heap.ready)
+    return;
+  if (perm__saved.rtree_lock)
+    pthread_mutex_lock((pthread_mutex_t *)perm__saved.rtree_lock);
+  permje_jemalloc_prefork();
+  pthread_mutex_lock(&perm__saved.region.lock);
+}
+
+static void heap_postfork_parent(void) {
+  if (heap.ready) {
+    pthread_mutex_unlock(&perm__saved.region.lock);
+    permje_jemalloc_postfork_parent();
+    if (perm__saved.rtree_lock)
+      pthread_mutex_unlock((pthread_mutex_t *)perm__saved.rtree_lock);
+  }
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+/*
+** In the child only the forking thread exists.  Release every lock as the
+** parent does (so jemalloc's lists stay intact), give back what the other
+** threads held, then, for an ordinary fork, let jemalloc reset its lists to
+** this thread; a checkpoint child instead quiesces this thread too
+** (perm__heap_child_quiesce) so the image holds no thread at all.
+*/
+static void heap_postfork_child(void) {
+  if (heap.ready) {
+    perm__region_lock_reinit(&perm__saved.region);
+    permje_jemalloc_postfork_parent();
+    if (perm__saved.rtree_lock)
+      pthread_mutex_unlock((pthread_mutex_t *)perm__saved.rtree_lock);
+    heap_thread_t *t = heap.threads, *keep = NULL;
+    while (t != NULL) {
+      heap_thread_t *next = t->next;
+      if (t->tsd == heap_my_tsd) {
+        t->next = NULL;
+        keep = t;
+      } else {
+        heap_forget_thread(t->tsd);
+        perm__tfree(t);
+      }
+      t = next;
+    }
+    heap.threads = keep;
+    if (!heap.checkpoint_fork)
+      permje_jemalloc_postfork_child();
+  }
+  /* A recursive mutex belongs to the parent's thread id: make a new one. */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&heap.threads_lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+}
+
+void perm__heap_install_atfork(void) {
+  pthread_mutex_lock(&heap.threads_lock);
+  if (!heap.atfork_installed) {
+    pthread_atfork(heap_prefork, heap_postfork_parent, heap_postfork_child);
+    heap.atfork_installed = 1;
+  }
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+void perm__heap_set_checkpoint_fork(int on) { heap.checkpoint_fork = on; }
+
+void perm__heap_child_quiesce(void) {
+  if (!heap.ready)
+    return;
+  permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+  permje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* all arenas */
+  if (heap_my_tsd != NULL) {
+    heap_forget_thread(heap_my_tsd);
+    heap_thread_remove(heap_my_tsd);
+  }
+}
+
+/*------------------------------------------------------------ life cycle ---*/
+
+int perm__heap_ready(void) { return heap.ready; }
+
+const char *perm__heap_version(void) { return HEAP_JEMALLOC_VERSION; }
+
+static int heap_check_version(void) {
+  const char *v = NULL;
+  size_t sz = sizeof v;
+  if (permje_mallctl("version", &v, &sz, NULL, 0) != 0 || v == NULL)
+    return perm__errorf(EIO, "the private jemalloc did not start");
+  if (strcmp(v, HEAP_JEMALLOC_VERSION) != 0)
+    return perm__errorf(EIO, "the private jemalloc is %s, PERM needs %s", v,
+                        HEAP_JEMALLOC_VERSION);
+  return 0;
+}
+
+int perm__heap_create(uint64_t base, uint64_t capacity) {
+  if (heap.ready)
+    return 0;
+  perm__heap_install_atfork();
+  int rc = perm__region_reserve(&perm__saved.region, base, capacity);
+  if (rc != 0)
+    return rc;
+  perm__dispatch.lo = base;
+  perm__dispatch.hi = base + capacity;
+  perm__saved.magic = PERM_SAVED_MAGIC;
+  perm__saved.generation = 0;
+  perm__saved.rtree_lock = 0;
+  permje_malloc_conf = heap_conf;
+  heap.creating = 1;
+  rc = heap_check_version(); /* the first call boots the instance */
+  heap.creating = 0;
+  if (rc != 0)
+    return rc;
+  heap.ready = 1;
+  return 0;
+}
+
+/* Rewrites an arena's decay times so its timers start from this process's clock. */
+static void heap_rearm_decay(unsigned arena) {
+  static const char *const names[] = {"dirty_decay_ms", "muzzy_decay_ms"};
+  for (int i = 0; i < 2; i++) {
+    char name[64];
+    ssize_t ms;
+    size_t sz = sizeof ms;
+    snprintf(name, sizeof name, "arena.%u.%s", arena, names[i]);
+    if (permje_mallctl(name, &ms, &sz, NULL, 0) == 0)
+      permje_mallctl(name, NULL, NULL, &ms, sizeof ms);
+  }
+}
+
+int perm__heap_rearm(void) {
+  perm__heap_install_atfork();
+  perm__region_lock_reinit(&perm__saved.region);
+  perm__dispatch.lo = perm__saved.region.base;
+  perm__dispatch.hi = perm__saved.region.base + perm__saved.region.capacity;
+  /* The key of the process that wrote the image means nothing here. */
+  if (pthread_key_create(&permje_tsd_tsd, heap_tsd_destructor) != 0)
+    return perm__errorf(EAGAIN, "cannot create the allocator's thread key");
+  heap.ready = 1;
+  int rc = heap_check_version();
+  if (rc != 0)
+    return rc;
+  unsigned narenas = 0;
+  size_t sz = sizeof narenas;
+  permje_mallctl("arenas.narenas", &narenas, &sz, NULL, 0);
+  for (unsigned i = 0; i < narenas; i++)
+    heap_rearm_decay(i);
+  return 0;
+}
+
+int perm__heap_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident,
+                     uint64_t *mapped) {
+  if (!heap.ready) {
+    *allocated = *active = *resident = *mapped = 0;
+    return 0;
+  }
+  uint64_t epoch = 1;
+  size_t sz = sizeof epoch;
+  permje_mallctl("epoch", &epoch, &sz, &epoch, sz);
+  size_t v;
+  sz = sizeof v;
+  *allocated = permje_mallctl("stats.allocated", &v, &sz, NULL, 0) == 0 ? v : 0;
+  *active = permje_mallctl("stats.active", &v, &sz, NULL, 0) == 0 ? v : 0;
+  *resident = permje_mallctl("stats.resident", &v, &sz, NULL, 0) == 0 ? v : 0;
+  *mapped = permje_mallctl("stats.mapped", &v, &sz, NULL, 0) == 0 ? v : 0;
+  return 0;
+}

@@ -1,0 +1,166 @@
+/*
+** interpose.c - the malloc family every program linked with PERM gets.
+**
+** While an image is open (and not in "x" mode) every allocation of every
+** thread comes from the private jemalloc and persists; before perm_open and
+** after perm_close glibc serves them and they are transient.  free, realloc
+** and malloc_usable_size dispatch by address, so a pointer from either side
+** is always handled by its owner.  C++ operator new/delete reach us through
+** libstdc++'s malloc/free.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "heap.h"
+
+/* glibc's allocator, under its own names. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+#define PERM_EXPORT __attribute__((visibility("default")))
+
+static inline int interpose_persistent(void) {
+  return __atomic_load_n(&perm__dispatch.persistent, __ATOMIC_RELAXED);
+}
+
+/* glibc exports no __libc_ name for it; found lazily, never inside malloc. */
+static size_t (*interpose_libc_usable)(void *);
+
+static size_t libc_usable_size(void *p) {
+  if (interpose_libc_usable == NULL)
+    interpose_libc_usable =
+        (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  return interpose_libc_usable != NULL ? interpose_libc_usable(p) : 0;
+}
+
+PERM_EXPORT void *malloc(size_t size) {
+  return interpose_persistent() ? permje_malloc(size) : __libc_malloc(size);
+}
+
+PERM_EXPORT void free(void *ptr) {
+  if (perm__in_region(ptr))
+    permje_free(ptr);
+  else
+    __libc_free(ptr);
+}
+
+PERM_EXPORT void *calloc(size_t n, size_t size) {
+  return interpose_persistent() ? permje_calloc(n, size) : __libc_calloc(n, size);
+}
+
+PERM_EXPORT void *realloc(void *ptr, size_t size) {
+  if (ptr == NULL)
+    return malloc(size);
+  return perm__in_region(ptr) ? permje_realloc(ptr, size)
+                              : __libc_realloc(ptr, size);
+}
+
+PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(ptr, bytes);
+}
+
+PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+  if (interpose_persistent())
+    return permje_posix_memalign(out, align, size);
+  if (align < sizeof(void *) || (align & (align - 1)) != 0)
+    return EINVAL;
+  void *p = __libc_memalign(align, size);
+  if (p == NULL)
+    return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+PERM_EXPORT void *aligned_alloc(size_t align, size_t size) {
+  return interpose_persistent() ? permje_aligned_alloc(align, size)
+                                : __libc_memalign(align, size);
+}
+
+PERM_EXPORT void *memalign(size_t align, size_t size) {
+  return interpose_persistent() ? permje_memalign(align, size)
+                                : __libc_memalign(align, size);
+}
+
+PERM_EXPORT void *valloc(size_t size) {
+  return interpose_persistent() ? permje_valloc(size) : __libc_valloc(size);
+}
+
+PERM_EXPORT void *pvalloc(size_t size) {
+  if (!interpose_persistent())
+    return __libc_pvalloc(size);
+  size_t page = perm__page_size();
+  return permje_valloc(size == 0 ? page : (size + page - 1) & ~(page - 1));
+}
+
+PERM_EXPORT size_t malloc_usable_size(void *ptr) {
+  if (ptr == NULL)
+    return 0;
+  return perm__in_region(ptr) ? permje_malloc_usable_size(ptr)
+                              : libc_usable_size(ptr);
+}
+
+/*------------------------------------------------- always persistent ---*/
+
+PERM_EXPORT void *perm_malloc(size_t size) {
+  if (!perm__heap_ready()) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return permje_malloc(size);
+}
+
+PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
+  if (!perm__heap_ready()) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return permje_calloc(n, size);
+}
+
+PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
+  if (ptr != NULL && !perm__in_region(ptr))
+    return __libc_realloc(ptr, size); /* owner keeps it */
+  if (!perm__heap_ready()) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return permje_realloc(ptr, size);
+}
+
+PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
+  if (!perm__heap_ready()) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return permje_aligned_alloc(align, size);
+}
+
+PERM_EXPORT void perm_free(void *ptr) { free(ptr); }
+
+/*---------------------------------------------- the runtime's own memory ---*/
+
+void *perm__tmalloc(size_t size) { return __libc_malloc(size); }
+void *perm__tcalloc(size_t n, size_t size) { return __libc_calloc(n, size); }
+void *perm__trealloc(void *p, size_t size) { return __libc_realloc(p, size); }
+void perm__tfree(void *p) { __libc_free(p); }
+
+char *perm__tstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = __libc_malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}

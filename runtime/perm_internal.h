@@ -1,0 +1,44 @@
+/*
+** perm_internal.h - what every runtime file shares: error reporting,
+** verbose logging, small helpers.
+**
+** Error rule inside the runtime (libuv's): an int function returns 0 on
+** success and a negative errno on failure, after leaving a message with
+** perm__errorf() that names what failed, where, and how to fix it.  Public
+** functions turn that into -1 with errno set (api.c).
+*/
+#ifndef PERM_INTERNAL_H
+#define PERM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PERM_HIDDEN __attribute__((visibility("hidden")))
+#define PERM_RUNTIME_VERSION "0.1.0"
+
+/* Record the calling thread's error message; returns -err (err > 0). */
+PERM_HIDDEN int perm__errorf(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, appending ": strerror(err)". */
+PERM_HIDDEN int perm__errorf_errno(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+PERM_HIDDEN const char *perm__error_message(void);
+PERM_HIDDEN void perm__error_clear(void);
+PERM_HIDDEN void perm__error_set_raw(const char *msg);
+
+/* Printed on stderr only when PERM_VERBOSE is set. */
+PERM_HIDDEN void perm__verbose(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+PERM_HIDDEN int perm__verbose_enabled(void);
+
+/* Transient memory for the runtime's own use: always glibc's heap. */
+PERM_HIDDEN void *perm__tmalloc(size_t size);
+PERM_HIDDEN void *perm__tcalloc(size_t n, size_t size);
+PERM_HIDDEN void *perm__trealloc(void *p, size_t size);
+PERM_HIDDEN void perm__tfree(void *p);
+PERM_HIDDEN char *perm__tstrdup(const char *s);
+
+PERM_HIDDEN uint64_t perm__now_ns(void);      /* CLOCK_MONOTONIC */
+PERM_HIDDEN size_t perm__page_size(void);
+
+#endif /* PERM_INTERNAL_H */

@@ -1,0 +1,24 @@
+/*
+** restore.h - bringing an image back into this process.
+*/
+#ifndef PERM_RESTORE_H
+#define PERM_RESTORE_H
+
+#include "perm_internal.h"
+#include "registry.h"
+
+typedef struct perm_restore_opts_s {
+  int verify_full;   /* checksum region data too (PERM_VERIFY=full) */
+  int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
+} perm_restore_opts_t;
+
+/*
+** Validates everything first (header, checksums, objects, registry types,
+** section layout, the region's address range); any mismatch is an error and
+** nothing in the process has changed.  Then loads the region and the state
+** sections, restores globals by name, and re-arms the allocator.
+*/
+PERM_HIDDEN int perm__restore(const char *path, const perm_restore_opts_t *opts,
+                              perm_restore_counts_t *counts);
+
+#endif /* PERM_RESTORE_H */
