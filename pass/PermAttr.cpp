@@ -82,6 +82,7 @@ enum class PermDiag {
   Reference,
   Section,
   SectionNote,
+  InstantiationNote,
   FunctionPointer,
   StringLiteral,
 };
@@ -144,6 +145,9 @@ static unsigned getDiagID(DiagnosticsEngine &DE, PermDiag Kind) {
                               "'persistent'");
   case PermDiag::SectionNote:
     return DE.getCustomDiagID(D::Note, "section '%0' specified here");
+  case PermDiag::InstantiationNote:
+    return DE.getCustomDiagID(D::Note,
+                              "in instantiation of '%0' requested here");
   case PermDiag::FunctionPointer:
     return DE.getCustomDiagID(
         D::Warning,
@@ -386,16 +390,46 @@ void PermConsumer::complete(VarDecl *VD) {
       A = Complete;
 }
 
+/// The template instantiation that made \p VD, if any: the variable itself
+/// (a static data member or variable template) or its function.
+static const NamedDecl *getInstantiation(const VarDecl *VD) {
+  if (isTemplateInstantiation(VD->getTemplateSpecializationKind()))
+    return VD;
+  if (VD->isStaticLocal())
+    if (const auto *FD =
+            dyn_cast<FunctionDecl>(VD->getParentFunctionOrMethod()))
+      if (FD->isTemplateInstantiation())
+        return FD;
+  return nullptr;
+}
+
 bool PermConsumer::check(VarDecl *VD) {
   SourceLocation Loc = VD->getLocation();
+  bool OK = true;
   if (const auto *SA = VD->getAttr<SectionAttr>();
       SA && SA->getName() != perm::PersistentSection) {
     report(DE, Loc, PermDiag::Section) << VD << SA->getName();
     if (SA->getLocation().isValid())
       report(DE, SA->getLocation(), PermDiag::SectionNote) << SA->getName();
-    return false;
+    OK = false;
+  } else {
+    OK = checkVarType(DE, Loc, VD);
   }
-  return checkVarType(DE, Loc, VD);
+  // The consumer runs after Sema's instantiation context is gone: say which
+  // instantiation the error is about.
+  if (!OK)
+    if (const NamedDecl *Inst = getInstantiation(VD)) {
+      SourceLocation Point =
+          isa<VarDecl>(Inst)
+              ? cast<VarDecl>(Inst)->getPointOfInstantiation()
+              : cast<FunctionDecl>(Inst)->getPointOfInstantiation();
+      std::string Name;
+      llvm::raw_string_ostream OS(Name);
+      Inst->getNameForDiagnostic(OS, Ctx->getPrintingPolicy(),
+                                 /*Qualified=*/true);
+      report(DE, Point, PermDiag::InstantiationNote) << Name;
+    }
+  return OK;
 }
 
 /// True when \p E is, or is a braced list containing, a string literal.
