@@ -61,13 +61,23 @@ static int writer_add(perm_image_writer_t *w, uint32_t type, uint32_t flags,
   return 0;
 }
 
+static int page_is_zero(const void *p, size_t page);
+
 int perm__image_writer_block(perm_image_writer_t *w, uint32_t type,
                              uint32_t flags, uint64_t addr, const void *data,
                              size_t len) {
   uint64_t off = w->next;
-  int rc = perm__sys_pwrite_all(w->fd, data, len, (off_t)off);
-  if (rc != 0)
-    return writer_fail(w, rc, perm__image_block_name(type, flags));
+  /* All-zero pages stay holes: jemalloc's bss is megabytes of mostly zeros. */
+  size_t page = PERM_IMAGE_ALIGN;
+  for (size_t done = 0; done < len; done += page) {
+    size_t n = len - done < page ? len - done : page;
+    const char *p = (const char *)data + done;
+    if (n == page && page_is_zero(p, page))
+      continue;
+    int rc = perm__sys_pwrite_all(w->fd, p, n, (off_t)(off + done));
+    if (rc != 0)
+      return writer_fail(w, rc, perm__image_block_name(type, flags));
+  }
   w->next = align_up(off + len, PERM_IMAGE_ALIGN);
   return writer_add(w, type, flags, addr, off, len, XXH3_64bits(data, len));
 }
@@ -148,8 +158,7 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
         if (keep && ext == 0)
           ext = a;
         if (ext != 0 && (!keep || a + page - ext > WRITER_MAX_EXTENT)) {
-          uint64_t stop = keep ? a : a;
-          rc = extent_flush(w, &list, base, ext, stop);
+          rc = extent_flush(w, &list, base, ext, a);
           ext = keep ? a : 0;
         }
       }

@@ -10,11 +10,12 @@
 #   FileCheck, not, split-file from LLVM 19
 import os
 import shutil
+import sys
 
 import lit.formats
 
 config.name = "PERM"
-config.test_format = lit.formats.ShTest(execute_external=False)
+config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".c", ".cpp", ".test", ".ll"]
 config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
@@ -44,6 +45,7 @@ config.substitutions.append(
 config.substitutions.append(("%ldflags", f"-L{rt} -Wl,-rpath,{rt} -lpermrt"))
 config.substitutions.append(("%preload", os.path.join(rt, "libperm-preload.so")))
 config.substitutions.append(("%perm", os.path.join(config.perm_bin_dir, "perm")))
+config.substitutions.append(("%python", sys.executable))
 
 if os.path.exists(config.perm_plugin):
     config.available_features.add("plugin")
