@@ -147,7 +147,8 @@ PERM_EXPORT int perm_open(const char *path, const char *mode) {
     if (rc != 0)
       goto out;
   }
-  perm__checkpoint_clean_stale(path);
+  if (m.access != API_READONLY)
+    perm__checkpoint_clean_stale(path);
   api.path = perm__tstrdup(path);
   if (api.path == NULL) {
     rc = perm__errorf(ENOMEM, "perm_open: out of memory");

@@ -248,6 +248,24 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
                       (int)pid);
 }
 
+/* A killed writer may linger as a zombie until its reaper gets to it. */
+static int ckpt_writer_alive(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH)
+    return 0;
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 1;
+  buf[n] = '\0';
+  const char *rp = strrchr(buf, ')'); /* the name may contain spaces */
+  return !(rp != NULL && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
 void perm__checkpoint_clean_stale(const char *path) {
   char buf[4096], base[4096];
   snprintf(buf, sizeof buf, "%s", path);
@@ -266,7 +284,7 @@ void perm__checkpoint_clean_stale(const char *path) {
     long pid = strtol(e->d_name + nl + 5, &end, 10);
     if (*end != '\0' || pid <= 0)
       continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+    if (ckpt_writer_alive((pid_t)pid))
       continue; /* its writer may still be running */
     unlinkat(dirfd(d), e->d_name, 0);
   }
