@@ -1,0 +1,332 @@
+/*
+** info.c - perm info IMAGE [--json]: what an image holds, from its header
+** and metadata blocks, without reading the region data ('perm check' does).
+**
+** A damaged metadata block does not hide the rest: its section is shown as
+** unavailable (null in JSON), the reason goes to stderr, and the exit status
+** is 1, so a script still learns that something is wrong.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+typedef struct info_s {
+  perm_image_t img;
+  void *oblock; /* OBJECTS block, or NULL when unavailable */
+  const perm_image_object_t *objects;
+  uint32_t nobjects;
+  void *rblock; /* REGISTRY block, or NULL */
+  const perm_image_global_t *globals;
+  uint32_t nglobals;
+  void *xblock; /* EXTENTS block, or NULL: only its count is shown */
+  const perm_image_extent_t *extents;
+  uint32_t nextents;
+  int failed; /* some section is unavailable */
+} info_t;
+
+/* Reads one metadata block, checksum verified; NULL (reported) on failure. */
+static void *info_read(info_t *x, uint32_t type, uint64_t *len) {
+  const perm_image_block_t *b = perm__image_find(&x->img, type, 0);
+  void *buf;
+  if (b == NULL) {
+    tool_error("the image '%s' has no %s block; the previous image may be in "
+               "'%s.prev'",
+               x->img.path, tool_block_type_name(type), x->img.path);
+  } else if (perm__image_read_block(&x->img, b, &buf) != 0) {
+    tool_error("%s", perm__error_message());
+  } else {
+    *len = b->length;
+    return buf;
+  }
+  x->failed = 1;
+  return NULL;
+}
+
+/* Drops a block whose table the parser refused (rc != 0). */
+static void info_parsed(info_t *x, int rc, void **block) {
+  if (rc == 0)
+    return;
+  tool_error("%s", perm__error_message());
+  perm__tfree(*block);
+  *block = NULL;
+  x->failed = 1;
+}
+
+static void info_load(info_t *x) {
+  uint64_t len;
+  if ((x->oblock = info_read(x, PERM_BLOCK_OBJECTS, &len)) != NULL)
+    info_parsed(
+        x,
+        tool_parse_objects(&x->img, x->oblock, len, &x->objects, &x->nobjects),
+        &x->oblock);
+  if ((x->rblock = info_read(x, PERM_BLOCK_REGISTRY, &len)) != NULL)
+    info_parsed(
+        x,
+        tool_parse_globals(&x->img, x->rblock, len, &x->globals, &x->nglobals),
+        &x->rblock);
+  if ((x->xblock = info_read(x, PERM_BLOCK_EXTENTS, &len)) != NULL)
+    info_parsed(
+        x,
+        tool_parse_extents(&x->img, x->xblock, len, &x->extents, &x->nextents),
+        &x->xblock);
+}
+
+/* A fixed-size header string, NUL-terminated or not, as a C string. */
+static void info_field(char *dst, size_t size, const char *src, size_t n) {
+  size_t len = strnlen(src, n);
+  if (len >= size)
+    len = size - 1;
+  memcpy(dst, src, len);
+  dst[len] = '\0';
+}
+
+/* Global names are never empty today; keep a line readable if one is. */
+static const char *info_global_name(const info_t *x, uint32_t i) {
+  const char *name = tool_name_at(x->rblock, x->globals[i].name_offset);
+  return name[0] != '\0' ? name : "(unnamed)";
+}
+
+/*------------------------------------------------------------- text ---*/
+
+static void info_text(const info_t *x) {
+  const perm_image_header_t *h = &x->img.hdr;
+  char a[64], b[64], c[64], rt[sizeof h->runtime_version + 1],
+      je[sizeof h->jemalloc_version + 1], fl[128];
+  info_field(rt, sizeof rt, h->runtime_version, sizeof h->runtime_version);
+  info_field(je, sizeof je, h->jemalloc_version, sizeof h->jemalloc_version);
+
+  printf("image:        %s\n", x->img.path);
+  printf("format:       version %" PRIu32 "\n", h->format_version);
+  printf("generation:   %" PRIu64 "\n", h->generation);
+  tool_iso_time(a, sizeof a, h->time_ns);
+  printf("time:         %s\n", a);
+  tool_flag_words(fl, sizeof fl, h->flags, tool_header_flag_names, 1);
+  printf("flags:        %s\n", fl);
+  tool_human_bytes(a, sizeof a, h->region_capacity);
+  tool_human_bytes(b, sizeof b, h->region_top);
+  printf("region:       base 0x%" PRIx64 ", capacity %" PRIu64
+         " (%s), top %" PRIu64 " (%s)\n",
+         h->region_base, h->region_capacity, a, h->region_top, b);
+  printf("page size:    %" PRIu32 "\n", h->page_size);
+  printf("runtime:      PERM %s\n", rt);
+  printf("jemalloc:     %s\n", je);
+  tool_human_bytes(a, sizeof a, h->heap_allocated);
+  tool_human_bytes(b, sizeof b, h->heap_active);
+  printf("heap:         allocated %" PRIu64 " (%s), active %" PRIu64 " (%s)\n",
+         h->heap_allocated, a, h->heap_active, b);
+  tool_human_bytes(a, sizeof a, x->img.file_size);
+  tool_human_bytes(b, sizeof b, x->img.file_blocks);
+  printf("file:         %" PRIu64 " bytes (%s), %" PRIu64 " on disk (%s)\n",
+         x->img.file_size, a, x->img.file_blocks, b);
+  tool_human_bytes(c, sizeof c, h->data_bytes);
+  if (x->xblock != NULL)
+    snprintf(b, sizeof b, "%" PRIu32, x->nextents);
+  else
+    snprintf(b, sizeof b, "unknown");
+  printf("data:         %" PRIu64 " bytes (%s) in %s extents, "
+         "at offset %" PRIu64 "\n",
+         h->data_bytes, c, b, h->data_offset);
+
+  printf("\nobjects:");
+  if (x->oblock == NULL) {
+    printf(" unavailable\n");
+  } else {
+    printf(" %" PRIu32 "\n", x->nobjects);
+    printf("  %-18s  %-12s  %-40s  %s\n", "LOAD ADDRESS", "FLAGS", "BUILD-ID",
+           "NAME");
+    for (uint32_t i = 0; i < x->nobjects; i++) {
+      const perm_image_object_t *o = &x->objects[i];
+      char id[2 * sizeof o->build_id + 1];
+      tool_hex(id, sizeof id, o->build_id, o->build_id_len);
+      tool_flag_words(fl, sizeof fl, o->flags, tool_object_flag_names, 3);
+      printf("  0x%016" PRIx64 "  %-12s  %-40s  %s\n", o->load_addr, fl,
+             id[0] ? id : "-", tool_name_at(x->oblock, o->name_offset));
+    }
+  }
+
+  printf("\nglobals:");
+  if (x->rblock == NULL) {
+    printf(" unavailable\n");
+  } else {
+    printf(" %" PRIu32 "\n", x->nglobals);
+    printf("  %-18s  %10s  %-18s  %-12s  %s\n", "ADDRESS", "SIZE", "TYPE HASH",
+           "FLAGS", "NAME");
+    for (uint32_t i = 0; i < x->nglobals; i++) {
+      const perm_image_global_t *g = &x->globals[i];
+      tool_flag_words(fl, sizeof fl, g->flags, tool_global_flag_names, 6);
+      printf("  0x%016" PRIx64 "  %10" PRIu64 "  0x%016" PRIx64 "  %-12s  %s\n",
+             g->addr, g->size, g->type_hash, fl, info_global_name(x, i));
+    }
+  }
+
+  printf("\nblocks: %" PRIu32 "\n", h->nblocks);
+  printf("  %-20s  %12s  %12s  %-18s  %s\n", "TYPE", "OFFSET", "LENGTH",
+         "CHECKSUM", "ADDRESS");
+  for (uint32_t i = 0; i < h->nblocks; i++) {
+    const perm_image_block_t *k = &h->blocks[i];
+    if (k->type == PERM_BLOCK_STATE)
+      snprintf(a, sizeof a, "state:%s", tool_state_name(k->flags));
+    else
+      snprintf(a, sizeof a, "%s", tool_block_type_name(k->type));
+    if (k->type == PERM_BLOCK_STATE)
+      snprintf(b, sizeof b, "0x%016" PRIx64, k->addr);
+    else
+      snprintf(b, sizeof b, "-");
+    printf("  %-20s  %12" PRIu64 "  %12" PRIu64 "  0x%016" PRIx64 "  %s\n", a,
+           k->offset, k->length, k->checksum, b);
+  }
+}
+
+/*------------------------------------------------------------- JSON ---*/
+
+static void info_json(const info_t *x) {
+  const perm_image_header_t *h = &x->img.hdr;
+  char buf[128], rt[sizeof h->runtime_version + 1],
+      je[sizeof h->jemalloc_version + 1];
+  tool_json_t j;
+  tool_json_init(&j, stdout);
+  tool_json_begin_object(&j, NULL);
+  tool_json_string(&j, "image", x->img.path);
+  tool_json_u64(&j, "format_version", h->format_version);
+  tool_json_u64(&j, "generation", h->generation);
+  tool_iso_time(buf, sizeof buf, h->time_ns);
+  tool_json_string(&j, "time", buf);
+  tool_json_flags(&j, "flags", h->flags, tool_header_flag_names, 1);
+  tool_json_begin_object(&j, "region");
+  tool_json_hex(&j, "base", h->region_base);
+  tool_json_u64(&j, "capacity", h->region_capacity);
+  tool_json_u64(&j, "top", h->region_top);
+  tool_json_end_object(&j);
+  tool_json_u64(&j, "page_size", h->page_size);
+  info_field(rt, sizeof rt, h->runtime_version, sizeof h->runtime_version);
+  info_field(je, sizeof je, h->jemalloc_version, sizeof h->jemalloc_version);
+  tool_json_string(&j, "runtime_version", rt);
+  tool_json_string(&j, "jemalloc_version", je);
+  tool_json_begin_object(&j, "heap");
+  tool_json_u64(&j, "allocated", h->heap_allocated);
+  tool_json_u64(&j, "active", h->heap_active);
+  tool_json_end_object(&j);
+  tool_json_begin_object(&j, "file");
+  tool_json_u64(&j, "size", x->img.file_size);
+  tool_json_u64(&j, "allocated", x->img.file_blocks);
+  tool_json_end_object(&j);
+  tool_json_begin_object(&j, "data");
+  tool_json_u64(&j, "offset", h->data_offset);
+  tool_json_u64(&j, "bytes", h->data_bytes);
+  if (x->xblock != NULL)
+    tool_json_u64(&j, "extents", x->nextents);
+  else
+    tool_json_null(&j, "extents");
+  tool_json_end_object(&j);
+
+  if (x->oblock == NULL) {
+    tool_json_null(&j, "objects");
+  } else {
+    tool_json_begin_array(&j, "objects");
+    for (uint32_t i = 0; i < x->nobjects; i++) {
+      const perm_image_object_t *o = &x->objects[i];
+      tool_json_begin_object(&j, NULL);
+      tool_json_string(&j, "name", tool_name_at(x->oblock, o->name_offset));
+      tool_json_hex(&j, "load_address", o->load_addr);
+      if (o->build_id_len == 0) {
+        tool_json_null(&j, "build_id");
+      } else {
+        tool_hex(buf, sizeof buf, o->build_id, o->build_id_len);
+        tool_json_string(&j, "build_id", buf);
+      }
+      tool_json_flags(&j, "flags", o->flags, tool_object_flag_names, 3);
+      tool_json_end_object(&j);
+    }
+    tool_json_end_array(&j);
+  }
+
+  if (x->rblock == NULL) {
+    tool_json_null(&j, "globals");
+  } else {
+    tool_json_begin_array(&j, "globals");
+    for (uint32_t i = 0; i < x->nglobals; i++) {
+      const perm_image_global_t *g = &x->globals[i];
+      tool_json_begin_object(&j, NULL);
+      tool_json_string(&j, "name", tool_name_at(x->rblock, g->name_offset));
+      tool_json_hex(&j, "address", g->addr);
+      tool_json_u64(&j, "size", g->size);
+      tool_json_u64(&j, "align", g->align);
+      tool_json_hex(&j, "type_hash", g->type_hash);
+      tool_json_flags(&j, "flags", g->flags, tool_global_flag_names, 6);
+      tool_json_end_object(&j);
+    }
+    tool_json_end_array(&j);
+  }
+
+  /* Offsets and lengths let a script find (or, in tests, damage) a block. */
+  tool_json_begin_array(&j, "blocks");
+  for (uint32_t i = 0; i < h->nblocks; i++) {
+    const perm_image_block_t *k = &h->blocks[i];
+    tool_json_begin_object(&j, NULL);
+    tool_json_string(&j, "type", tool_block_type_name(k->type));
+    if (k->type == PERM_BLOCK_STATE) {
+      tool_json_string(&j, "section", tool_state_name(k->flags));
+      tool_json_hex(&j, "address", k->addr);
+    }
+    tool_json_u64(&j, "offset", k->offset);
+    tool_json_u64(&j, "length", k->length);
+    tool_json_hex(&j, "checksum", k->checksum);
+    tool_json_end_object(&j);
+  }
+  tool_json_end_array(&j);
+  tool_json_end_object(&j);
+}
+
+int tool_info(const tool_command_t *cmd, int argc, char **argv) {
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int json = 0, c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'j':
+      json = 1;
+      break;
+    case 'h':
+      tool_command_usage(stdout, cmd);
+      return TOOL_EXIT_OK;
+    default:
+      return tool_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind + 1 != argc)
+    return tool_usage_error(cmd, optind == argc ? "no image given"
+                                                : "one image at a time");
+
+  info_t x;
+  memset(&x, 0, sizeof x);
+  if (perm__image_open(&x.img, argv[optind]) != 0) {
+    tool_error("%s", perm__error_message());
+    return TOOL_EXIT_FAIL;
+  }
+  info_load(&x);
+  if (json)
+    info_json(&x);
+  else
+    info_text(&x);
+  if (x.failed)
+    tool_error("some of the image '%s' is unreadable; run 'perm check %s' "
+               "for a full diagnosis",
+               x.img.path, x.img.path);
+  perm__tfree(x.oblock);
+  perm__tfree(x.rblock);
+  perm__tfree(x.xblock);
+  perm__image_close(&x.img);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    tool_error("cannot write the output: %s", strerror(errno));
+    return TOOL_EXIT_FAIL;
+  }
+  return x.failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}

@@ -1,0 +1,109 @@
+/*
+** tool.h - what the perm command's files share: the subcommand table entry,
+** exit codes, messages, the metadata-table parsers and a JSON emitter.
+**
+** The tool reads images through runtime/image_read.c (the permimage
+** library) and never links the live runtime: inspecting an image must not
+** reserve a region or replace malloc.
+*/
+#ifndef PERM_TOOL_H
+#define PERM_TOOL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "image.h"
+
+/* Exit codes, the same for every subcommand. */
+#define TOOL_EXIT_OK 0    /* done; for check: the image is sound */
+#define TOOL_EXIT_FAIL 1  /* the image is unusable, or could not be read */
+#define TOOL_EXIT_USAGE 2 /* bad command line */
+
+/* One subcommand: perm NAME ARGS. */
+typedef struct tool_command_s {
+  const char *name;
+  int (*run)(const struct tool_command_s *cmd, int argc, char **argv);
+  const char *args;    /* synopsis after the name, for usage lines */
+  const char *summary; /* one line for 'perm help' */
+  const char *options; /* option lines for 'perm help NAME', or NULL */
+} tool_command_t;
+
+int tool_info(const tool_command_t *cmd, int argc, char **argv);
+int tool_check(const tool_command_t *cmd, int argc, char **argv);
+
+/*------------------------------------------------------------ perm.c ---*/
+
+/* "perm: " + message + newline on stderr. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the message and the command's usage on stderr; TOOL_EXIT_USAGE. */
+int tool_usage_error(const tool_command_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tool_command_usage(FILE *out, const tool_command_t *cmd);
+/* Short names for on-disk codes, for tables and JSON. */
+const char *tool_block_type_name(uint32_t type);
+const char *tool_state_name(uint32_t code);
+/* Writes "a,b,c" (or "-" when no bit is set) for flags; unknown bits as hex. */
+void tool_flag_words(char *buf, size_t size, uint32_t flags,
+                     const char *const names[], unsigned nnames);
+extern const char *const tool_object_flag_names[3];
+extern const char *const tool_global_flag_names[6];
+extern const char *const tool_header_flag_names[1];
+/* "17.3 MiB" */
+void tool_human_bytes(char *buf, size_t size, uint64_t n);
+/* ISO-8601 UTC with nanoseconds: 2025-01-31T12:00:00.123456789Z */
+void tool_iso_time(char *buf, size_t size, uint64_t time_ns);
+/* Lowercase hex of a build-id, "" when it has none. */
+void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n);
+
+/*---------------------------------------------------------- tables.c ---*/
+
+/*
+** Each parser checks one metadata block already read and checksummed (so a
+** failure here means the writer was faulty, not the disk) and returns 0, or
+** -EINVAL with a perm__error_message() naming the block, the entry, and
+** what is wrong.  On success the entries are in *v, *n.
+*/
+int tool_parse_objects(const perm_image_t *img, const void *block, uint64_t len,
+                       const perm_image_object_t **v, uint32_t *n);
+int tool_parse_globals(const perm_image_t *img, const void *block, uint64_t len,
+                       const perm_image_global_t **v, uint32_t *n);
+/* Runs and extents also lie inside the region, page-aligned and sorted. */
+int tool_parse_runs(const perm_image_t *img, const void *block, uint64_t len,
+                    const perm_image_run_t **v, uint32_t *n);
+int tool_parse_extents(const perm_image_t *img, const void *block, uint64_t len,
+                       const perm_image_extent_t **v, uint32_t *n);
+/* A name inside a parsed block (its NUL was found by the parser). */
+static inline const char *tool_name_at(const void *block, uint64_t off) {
+  return (const char *)block + off;
+}
+
+/*------------------------------------------------------------ json.c ---*/
+
+/*
+** A streaming JSON writer, pretty-printed with two-space indentation.
+** Hand-written because the output is small and fixed; Debian's JSON
+** libraries (json-c, jansson) would build a tree only to print it.
+** Addresses, hashes and checksums are written as "0x..." strings because
+** JSON numbers above 2^53 lose precision in many readers.
+*/
+typedef struct tool_json_s {
+  FILE *out;
+  int depth;
+  int need_comma; /* a value was written at this depth */
+} tool_json_t;
+
+void tool_json_init(tool_json_t *j, FILE *out);
+/* key is NULL inside arrays and for the top-level value. */
+void tool_json_begin_object(tool_json_t *j, const char *key);
+void tool_json_end_object(tool_json_t *j);
+void tool_json_begin_array(tool_json_t *j, const char *key);
+void tool_json_end_array(tool_json_t *j);
+void tool_json_string(tool_json_t *j, const char *key, const char *s);
+void tool_json_u64(tool_json_t *j, const char *key, uint64_t v);
+void tool_json_hex(tool_json_t *j, const char *key, uint64_t v);
+void tool_json_null(tool_json_t *j, const char *key);
+/* An array of the words tool_flag_words() would write. */
+void tool_json_flags(tool_json_t *j, const char *key, uint32_t flags,
+                     const char *const names[], unsigned nnames);
+
+#endif /* PERM_TOOL_H */
