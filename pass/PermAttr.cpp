@@ -50,6 +50,7 @@
 #include "clang/AST/RecursiveASTVisitor.h"
 #include "clang/Basic/SourceManager.h"
 #include "clang/Frontend/CompilerInstance.h"
+#include "clang/Lex/Lexer.h"
 #include "clang/Sema/ParsedAttr.h"
 #include "clang/Sema/Sema.h"
 #include "llvm/ADT/DenseSet.h"
@@ -69,6 +70,7 @@ static std::atomic<unsigned> NumPermStaticLocals{0};
 namespace {
 
 enum class PermDiag {
+  Arguments,
   Function,
   Parameter,
   Field,
@@ -92,6 +94,9 @@ enum class PermDiag {
 static unsigned getDiagID(DiagnosticsEngine &DE, PermDiag Kind) {
   using D = DiagnosticsEngine;
   switch (Kind) {
+  case PermDiag::Arguments:
+    return DE.getCustomDiagID(
+        D::Error, "'perm::persistent' attribute takes no arguments");
   case PermDiag::Function:
     return DE.getCustomDiagID(D::Error,
                               "'perm' cannot be applied to function %0: only "
@@ -207,6 +212,20 @@ static bool checkVarType(DiagnosticsEngine &DE, SourceLocation Loc,
   return true;
 }
 
+/// True when a scoped spelling, [[perm::persistent]], has an argument list.
+/// Clang 19 looks plugin attributes up without their scope when it decides
+/// whether to parse arguments (and in __has_cpp_attribute), so it skips the
+/// list unseen instead of reporting it; look at the next token instead.
+static bool hasSkippedArguments(Sema &S, const ParsedAttr &Attr) {
+  if (!Attr.getScopeName() || Attr.getNumArgs() != 0)
+    return false;
+  const SourceManager &SM = S.getSourceManager();
+  // The range ends at the name ("persistent"); it begins at the scope.
+  SourceLocation Name = SM.getSpellingLoc(Attr.getRange().getEnd());
+  std::optional<Token> Next = Lexer::findNextToken(Name, SM, S.getLangOpts());
+  return Next && Next->is(tok::l_paren);
+}
+
 perm::PermAttrInfo::PermAttrInfo() {
   static constexpr Spelling S[] = {
       {ParsedAttr::AS_GNU, "perm"},
@@ -216,7 +235,8 @@ perm::PermAttrInfo::PermAttrInfo() {
       {ParsedAttr::AS_CXX11, "perm::persistent"},
   };
   Spellings = S;
-  // No arguments: Sema reports "'perm' attribute takes no arguments".
+  // No arguments: Sema reports "'perm' attribute takes no arguments", except
+  // for the scoped spelling (see hasSkippedArguments).
   NumArgs = 0;
   OptArgs = 0;
 }
@@ -249,6 +269,11 @@ perm::PermAttrInfo::handleDeclAttribute(Sema &S, Decl *D,
   auto *VD = cast<VarDecl>(D);
   DiagnosticsEngine &DE = S.getDiagnostics();
   SourceLocation Loc = Attr.getLoc();
+
+  if (hasSkippedArguments(S, Attr)) {
+    report(DE, Loc, PermDiag::Arguments);
+    return AttributeNotApplied;
+  }
 
   if (VD->getStorageClass() == SC_Register) {
     report(DE, Loc, PermDiag::Register) << VD;

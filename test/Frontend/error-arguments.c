@@ -5,4 +5,7 @@
 
 __attribute__((perm(1))) int a; // expected-error {{'perm' attribute takes no arguments}}
 __attribute__((perm("name"))) int b; // expected-error {{'perm' attribute takes no arguments}}
-[[perm::persistent(2)]] int c; // expected-error {{'persistent' attribute takes no arguments}}
+[[perm::persistent(2)]] int c; // expected-error {{'perm::persistent' attribute takes no arguments}}
+#define SCOPED [[perm::persistent("in a macro")]]
+SCOPED int d; // expected-error {{'perm::persistent' attribute takes no arguments}}
+[[perm::persistent]] int (e); // a parenthesised declarator is not an argument list

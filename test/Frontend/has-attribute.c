@@ -3,21 +3,24 @@
 // REQUIRES: plugin
 // RUN: %clang -fplugin=%perm_plugin %cflags -E %s | FileCheck %s --check-prefix=PLUGIN
 // RUN: %clang %cflags -E %s | FileCheck %s --check-prefix=NOPLUGIN
-// RUN: %clang -fplugin=%perm_plugin -std=c23 -fsyntax-only -Xclang -verify %s
-// RUN: %clangxx -fplugin=%perm_plugin -x c++ -std=c++17 -fsyntax-only -Xclang -verify %s
+// RUN: %clang -fplugin=%perm_plugin %cflags -std=c23 -fsyntax-only -Xclang -verify %s
+// RUN: %clangxx -fplugin=%perm_plugin %cflags -x c++ -std=c++17 -fsyntax-only -Xclang -verify %s
 // expected-no-diagnostics
 
 #include <perm.h>
 
-// PLUGIN: PERM_IS __attribute__((perm)) long counter;
-// NOPLUGIN: PERM_IS __attribute__((section("persistent"), used , retain)) long counter;
-PERM_IS PERM long counter;
+// PLUGIN: {{^}}__attribute__((perm)) long counter;
+// NOPLUGIN: {{^}}__attribute__((section("persistent"), used , retain)) long counter;
+PERM long counter;
 
 _Static_assert(__has_attribute(perm), "GNU spelling");
+// Clang 19 looks plugin attributes up by name without their scope, so it
+// does not see [[perm::persistent]] here (the attribute itself works):
+// test for perm, as perm.h does.
 #ifdef __cplusplus
 static_assert(__has_cpp_attribute(perm), "C++11 spelling");
-static_assert(__has_cpp_attribute(perm::persistent), "scoped C++11 spelling");
-#elif __STDC_VERSION__ >= 202311L
+static_assert(!__has_cpp_attribute(perm::persistent), "clang 19 limitation");
+#else
 _Static_assert(__has_c_attribute(perm), "C23 spelling");
-_Static_assert(__has_c_attribute(perm::persistent), "scoped C23 spelling");
+_Static_assert(!__has_c_attribute(perm::persistent), "clang 19 limitation");
 #endif
