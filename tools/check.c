@@ -29,11 +29,6 @@
 /* Shown at most, so a wrecked image does not print a line per extent. */
 #define CHECK_MAX_EXTENT_REPORTS 10
 
-/* The fix when a checksum holds but the content is wrong. */
-#define CHECK_FIX_WRITER                                                       \
-  "; the image was written by a faulty runtime (please report it); the "       \
-  "previous image may be in '%s.prev'"
-
 typedef struct check_s {
   perm_image_t img;
   unsigned problems;
@@ -49,12 +44,12 @@ static void check_problem(check_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void check_problem(check_t *c, const char *fmt, ...) {
+  char msg[8192];
   va_list ap;
   va_start(ap, fmt);
-  fputs("perm check: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  tool_error("%s", msg);
   c->problems++;
 }
 
@@ -90,8 +85,8 @@ static void check_header(check_t *c) {
     p = "a version string is not NUL-terminated";
   if (p != NULL)
     check_problem(
-        c, "the header of the image '%s' is malformed: %s" CHECK_FIX_WRITER,
-        c->img.path, p, c->img.path);
+        c, "the header of the image '%s' is malformed: %s" TOOL_FIX_WRITER,
+        c->img.path, p);
 }
 
 typedef struct check_span_s {
@@ -114,8 +109,8 @@ static void check_layout(check_t *c) {
       check_problem(c,
                     "the image '%s' is malformed: block %" PRIu32
                     " has unknown type %" PRIu32 " (flags %" PRIu32
-                    ")" CHECK_FIX_WRITER,
-                    c->img.path, i, b->type, b->flags, c->img.path);
+                    ")" TOOL_FIX_WRITER,
+                    c->img.path, i, b->type, b->flags);
   }
   static const uint32_t required[] = {PERM_BLOCK_OBJECTS, PERM_BLOCK_REGISTRY,
                                       PERM_BLOCK_RUNS, PERM_BLOCK_EXTENTS};
@@ -123,16 +118,16 @@ static void check_layout(check_t *c) {
     if (count[required[i]] != 1)
       check_problem(c,
                     "the image '%s' is malformed: it has %u of %s, expected "
-                    "one" CHECK_FIX_WRITER,
+                    "one" TOOL_FIX_WRITER,
                     c->img.path, count[required[i]],
-                    perm__image_block_name(required[i], 0), c->img.path);
+                    perm__image_block_name(required[i], 0));
   for (uint32_t s = 1; s <= 3; s++)
     if (states[s] != 1)
       check_problem(c,
                     "the image '%s' is malformed: it has %u of %s, expected "
-                    "one" CHECK_FIX_WRITER,
+                    "one" TOOL_FIX_WRITER,
                     c->img.path, states[s],
-                    perm__image_block_name(PERM_BLOCK_STATE, s), c->img.path);
+                    perm__image_block_name(PERM_BLOCK_STATE, s));
 
   check_span_t span[PERM_IMAGE_MAX_BLOCKS + 2];
   size_t n = 0;
@@ -155,9 +150,9 @@ static void check_layout(check_t *c) {
         check_problem(c,
                       "the image '%s' is malformed: %s (offset %" PRIu64
                       ", %" PRIu64 " bytes) overlaps %s (offset %" PRIu64
-                      ", %" PRIu64 " bytes)" CHECK_FIX_WRITER,
+                      ", %" PRIu64 " bytes)" TOOL_FIX_WRITER,
                       c->img.path, span[i].what, span[i].lo, span[i].len,
-                      span[k].what, span[k].lo, span[k].len, c->img.path);
+                      span[k].what, span[k].lo, span[k].len);
 }
 
 /* Every block's checksum; the buffers are kept for the table checks. */
@@ -220,6 +215,7 @@ static void check_extents_in_runs(check_t *c) {
   const perm_image_header_t *h = &c->img.hdr;
   uint64_t total = 0;
   uint32_t r = 0;
+  unsigned outside = 0;
   for (uint32_t i = 0; i < c->nextents; i++) {
     const perm_image_extent_t *e = &c->extents[i];
     total += e->length;
@@ -227,20 +223,26 @@ static void check_extents_in_runs(check_t *c) {
       continue;
     while (r < c->nruns && c->runs[r].addr + c->runs[r].length <= e->addr)
       r++;
-    if (r == c->nruns || e->addr < c->runs[r].addr ||
-        e->addr + e->length > c->runs[r].addr + c->runs[r].length)
+    if (r < c->nruns && e->addr >= c->runs[r].addr &&
+        e->addr + e->length <= c->runs[r].addr + c->runs[r].length)
+      continue;
+    if (++outside > CHECK_MAX_EXTENT_REPORTS)
+      c->problems++;
+    else
       check_problem(c,
                     "the extent table of the image '%s' is malformed: extent "
                     "0x%" PRIx64 "+%" PRIu64
-                    " is not inside a run of the region" CHECK_FIX_WRITER,
-                    c->img.path, e->addr, e->length, c->img.path);
+                    " is not inside a run of the region" TOOL_FIX_WRITER,
+                    c->img.path, e->addr, e->length);
   }
+  if (outside > CHECK_MAX_EXTENT_REPORTS)
+    tool_error("... and %u more extents outside every run",
+               outside - CHECK_MAX_EXTENT_REPORTS);
   if (total != h->data_bytes)
     check_problem(c,
-                  "the extent table of the image '%s' is malformed: its "
-                  "extents hold %" PRIu64
-                  " bytes, the header says %" PRIu64 CHECK_FIX_WRITER,
-                  c->img.path, total, h->data_bytes, c->img.path);
+                  "the image '%s' is malformed: its extents hold %" PRIu64
+                  " bytes, the header says %" PRIu64 TOOL_FIX_WRITER,
+                  c->img.path, total, h->data_bytes);
 }
 
 /* Reads all region data: the bulk of the work, done last. */
@@ -257,8 +259,8 @@ static void check_region_data(check_t *c) {
       c->problems++;
   }
   if (bad > CHECK_MAX_EXTENT_REPORTS)
-    fprintf(stderr, "perm check: ... and %u more damaged extents\n",
-            bad - CHECK_MAX_EXTENT_REPORTS);
+    tool_error("... and %u more damaged extents",
+               bad - CHECK_MAX_EXTENT_REPORTS);
 }
 
 /* Whether PATH starts like an image: only then is NAME.prev worth a word. */
@@ -283,20 +285,15 @@ static void check_hint_prev(const char *path) {
   perm_image_t p;
   int rc = perm__image_open(&p, prev);
   if (rc == 0) {
-    fprintf(stderr,
-            "perm check: the previous image '%s' (generation %" PRIu64
-            ") has a sound header; verify it with 'perm check %s', then go "
-            "back to it with 'mv %s %s'\n",
-            prev, p.hdr.generation, prev, prev, path);
+    tool_error("the previous image '%s' (generation %" PRIu64
+               ") has a sound header; verify it with: perm check '%s'; then "
+               "go back to it with: mv '%s' '%s'",
+               prev, p.hdr.generation, prev, prev, path);
     perm__image_close(&p);
   } else if (rc == -ENOENT) {
-    fprintf(stderr,
-            "perm check: there is no previous image '%s' to go back "
-            "to\n",
-            prev);
+    tool_error("there is no previous image '%s' to go back to", prev);
   } else {
-    fprintf(stderr, "perm check: the previous image is unusable too: %s\n",
-            perm__error_message());
+    tool_error("the previous image is unusable too: %s", perm__error_message());
   }
 }
 
@@ -327,7 +324,7 @@ int tool_check(const tool_command_t *cmd, int argc, char **argv) {
   memset(&c, 0, sizeof c);
   int rc = perm__image_open(&c.img, path);
   if (rc != 0) {
-    fprintf(stderr, "perm check: %s\n", perm__error_message());
+    tool_error("%s", perm__error_message());
     /* No hint for a missing file or one that was never an image. */
     if (rc == -EINVAL && check_has_magic(path))
       check_hint_prev(path);
@@ -342,10 +339,9 @@ int tool_check(const tool_command_t *cmd, int argc, char **argv) {
     check_extents_in_runs(&c);
     check_region_data(&c);
   } else {
-    fprintf(stderr,
-            "perm check: the region data of '%s' was not verified: "
-            "its extent table is unusable\n",
-            path);
+    tool_error("the region data of '%s' was not verified: its extent table "
+               "is unusable",
+               path);
   }
 
   uint64_t generation = c.img.hdr.generation;

@@ -7,6 +7,7 @@
 ** Exit codes (tool.h): 0 done, 1 the image is bad or unreadable, 2 usage.
 */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -44,8 +45,9 @@ static void tool_usage(FILE *out) {
 }
 
 void tool_command_usage(FILE *out, const tool_command_t *cmd) {
-  fprintf(out, "usage: perm %s %s\n\n%s.\n", cmd->name, cmd->args,
-          cmd->summary);
+  /* The summary, as a sentence. */
+  fprintf(out, "usage: perm %s %s\n\n%c%s.\n", cmd->name, cmd->args,
+          toupper((unsigned char)cmd->summary[0]), cmd->summary + 1);
   if (cmd->options != NULL)
     fprintf(out, "\noptions:\n%s", cmd->options);
 }
@@ -57,10 +59,13 @@ static const tool_command_t *tool_find(const char *name) {
   return NULL;
 }
 
+/* "perm" until a subcommand is chosen, then "perm NAME". */
+static char tool_prefix[32] = "perm";
+
 void tool_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("perm: ", stderr);
+  fprintf(stderr, "%s: ", tool_prefix);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -215,6 +220,7 @@ int main(int argc, char **argv) {
     tool_usage(stderr);
     return TOOL_EXIT_USAGE;
   }
+  snprintf(tool_prefix, sizeof tool_prefix, "perm %s", cmd->name);
   /* The subcommand parses argv from its own name, with getopt reset. */
   argc -= optind;
   argv += optind;

@@ -15,24 +15,16 @@
 
 #include "tool.h"
 
-/*
-** The fix for a block whose checksum holds but whose content is wrong: the
-** disk did not damage it, so the runtime that wrote it did.
-*/
-#define TABLES_FIX                                                             \
-  "; the image was written by a faulty runtime (please report it); the "       \
-  "previous image may be in '%s.prev'"
-
 static int tables_bad(const perm_image_t *img, uint32_t type, const char *what,
                       uint64_t index, const char *detail) {
   if (index == UINT64_MAX)
-    return perm__errorf(
-        EINVAL, "%s of the image '%s' is malformed: %s" TABLES_FIX,
-        perm__image_block_name(type, 0), img->path, detail, img->path);
+    return perm__errorf(EINVAL,
+                        "%s of the image '%s' is malformed: %s" TOOL_FIX_WRITER,
+                        perm__image_block_name(type, 0), img->path, detail);
   return perm__errorf(
-      EINVAL, "%s of the image '%s' is malformed: %s %" PRIu64 " %s" TABLES_FIX,
-      perm__image_block_name(type, 0), img->path, what, index, detail,
-      img->path);
+      EINVAL,
+      "%s of the image '%s' is malformed: %s %" PRIu64 " %s" TOOL_FIX_WRITER,
+      perm__image_block_name(type, 0), img->path, what, index, detail);
 }
 
 /* The table header every list block starts with; returns the entries. */

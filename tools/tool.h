@@ -19,6 +19,14 @@
 #define TOOL_EXIT_FAIL 1  /* the image is unusable, or could not be read */
 #define TOOL_EXIT_USAGE 2 /* bad command line */
 
+/*
+** The fix for metadata whose checksum holds but whose content breaks the
+** format: the disk did not damage it, so the runtime that wrote it did.
+** (Checks that can blame the disk add where the previous image is.)
+*/
+#define TOOL_FIX_WRITER                                                        \
+  "; the runtime that wrote it is faulty (please report this)"
+
 /* One subcommand: perm NAME ARGS. */
 typedef struct tool_command_s {
   const char *name;
@@ -33,7 +41,7 @@ int tool_check(const tool_command_t *cmd, int argc, char **argv);
 
 /*------------------------------------------------------------ perm.c ---*/
 
-/* "perm: " + message + newline on stderr. */
+/* "perm NAME: " + message + newline on stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the message and the command's usage on stderr; TOOL_EXIT_USAGE. */
 int tool_usage_error(const tool_command_t *cmd, const char *fmt, ...)
