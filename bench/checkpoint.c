@@ -1,0 +1,289 @@
+/*
+** checkpoint.c - checkpoint and restore of a 1 GiB persistent heap, next to
+** writing and reading the same bytes with plain system calls.
+**
+**   perm-bench-checkpoint --dir D [--quick] [--reps N]
+**       builds the heap (1 GiB of 1 MiB chunks of pseudo-random data plus
+**       100k small objects; 256 MiB with --quick) in the image D/heap.img,
+**       then runs checkpoint, checkpoint_async and write_fsync.  The image
+**       stays in D for the restore benchmarks.
+**   perm-bench-checkpoint --image D/heap.img restore      (PERM_VERIFY=...)
+**   perm-bench-checkpoint --image D/heap.img read_file
+**       one restore (perm_open "r+") or one read() of the whole image into
+**       fresh memory per process; bench/run.sh runs them N times, with warm
+**       and, when it may drop the page cache, cold cache.
+**
+** Restore must run this same binary: the image records the executable's
+** build-id.  The heap's layout is kept in PERM globals (the raw "persistent"
+** section) so a restore can check the data it got back, outside the timing.
+*/
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <perm.h>
+
+#include "bench.h"
+
+BENCHMARK_DECLARE(checkpoint)
+BENCHMARK_DECLARE(checkpoint_async)
+BENCHMARK_DECLARE(write_fsync)
+BENCHMARK_DECLARE(restore)
+BENCHMARK_DECLARE(read_file)
+
+BENCHMARK_LIST_START
+  BENCHMARK_ENTRY(checkpoint)
+  BENCHMARK_ENTRY(checkpoint_async)
+  BENCHMARK_ENTRY(write_fsync)
+  BENCHMARK_ENTRY_NAMED(restore)
+  BENCHMARK_ENTRY_NAMED(read_file)
+BENCHMARK_LIST_END
+
+#define CK_CHUNK (1u << 20)
+#define CK_SMALL 100000
+
+typedef struct ck_small_s {
+  struct ck_small_s *next;
+  uint64_t value;
+  char pad[]; /* 0 - 240 more bytes */
+} ck_small_t;
+
+/* The heap's layout: persistent, so that restore can check it. */
+PERM static char **ck_chunks;   /* ck_nchunks chunks of CK_CHUNK bytes */
+PERM static size_t ck_nchunks;
+PERM static ck_small_t *ck_small; /* CK_SMALL objects, a list */
+PERM static uint64_t ck_digest; /* ck_digest_compute() when written */
+
+static int ck_ready;
+static char ck_image[4096];
+
+/* A sample of the data: one word per 4 KiB page, and the small objects. */
+static uint64_t ck_digest_compute(void) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < ck_nchunks; i++)
+    for (size_t off = 0; off < CK_CHUNK; off += 4096)
+      h = (h ^ *(uint64_t *)(ck_chunks[i] + off)) * 0x100000001b3ull;
+  for (ck_small_t *s = ck_small; s; s = s->next)
+    h = (h ^ s->value) * 0x100000001b3ull;
+  return h;
+}
+
+/* AnonHugePages of this process, MiB: is the heap backed by huge pages? */
+static double ck_thp_mib(void) {
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  char line[256];
+  double kib = 0;
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "AnonHugePages: %lf kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib / 1024;
+}
+
+static int ck_setup(void) {
+  if (ck_ready)
+    return 0;
+  static char dirbuf[] = "/var/tmp/perm-bench-ckpt-XXXXXX";
+  if (bench_dir == NULL) {
+    if (mkdtemp(dirbuf) == NULL)
+      return bench_fail("setup", "mkdtemp failed");
+    bench_dir = dirbuf;
+  }
+  snprintf(ck_image, sizeof ck_image, "%s/heap.img", bench_dir);
+  if (perm_open(ck_image, "w+") != 0) {
+    fprintf(stderr, "perm_open(%s, w+): %s\n", ck_image, perm_error());
+    return 1;
+  }
+  uint64_t t0 = bench_now_ns();
+  ck_nchunks = bench_quick ? 256 : 1024;
+  ck_chunks = malloc(ck_nchunks * sizeof *ck_chunks);
+  if (ck_chunks == NULL)
+    return bench_fail("setup", "malloc failed");
+  uint64_t r = 42;
+  for (size_t i = 0; i < ck_nchunks; i++) {
+    uint64_t *p = malloc(CK_CHUNK);
+    if (p == NULL)
+      return bench_fail("setup", "malloc failed");
+    for (size_t k = 0; k < CK_CHUNK / 8; k++)
+      p[k] = bench_rand(&r) | 1;
+    ck_chunks[i] = (char *)p;
+  }
+  for (int i = 0; i < CK_SMALL; i++) {
+    size_t pad = (size_t)(bench_rand(&r) % 241);
+    ck_small_t *s = malloc(sizeof *s + pad);
+    if (s == NULL)
+      return bench_fail("setup", "malloc failed");
+    s->value = bench_rand(&r);
+    memset(s->pad, (int)s->value | 1, pad);
+    s->next = ck_small;
+    ck_small = s;
+  }
+  ck_digest = ck_digest_compute();
+  perm_stats_t st;
+  perm_stats(&st);
+  fprintf(stderr,
+          "perm-bench-checkpoint: heap of %zu MiB + %d small objects built in "
+          "%.2f s; jemalloc allocated %.1f MiB, resident %.1f MiB; "
+          "AnonHugePages %.0f MiB; image %s\n",
+          ck_nchunks, CK_SMALL, (double)(bench_now_ns() - t0) / 1e9,
+          (double)st.allocated / 1048576, (double)st.resident / 1048576,
+          ck_thp_mib(), ck_image);
+  ck_ready = 1;
+  return 0;
+}
+
+/* Bytes the file really occupies, and its length. */
+static void ck_file_size(const char *path, double *alloc_mib, double *len_mib) {
+  struct stat sb;
+  *alloc_mib = *len_mib = 0;
+  if (stat(path, &sb) == 0) {
+    *alloc_mib = (double)sb.st_blocks * 512 / 1048576;
+    *len_mib = (double)sb.st_size / 1048576;
+  }
+}
+
+BENCHMARK_IMPL(checkpoint) {
+  double pause[BENCH_MAX_SAMPLES], dur[BENCH_MAX_SAMPLES], call[BENCH_MAX_SAMPLES];
+  double mib[BENCH_MAX_SAMPLES], disk[BENCH_MAX_SAMPLES], rate[BENCH_MAX_SAMPLES];
+  if (ck_setup() != 0)
+    return 1;
+  for (int rep = 0; rep < bench_reps; rep++) {
+    perm_stats_t st;
+    uint64_t t0 = bench_now_ns();
+    if (perm_checkpoint() != 0)
+      return bench_fail("checkpoint", perm_error());
+    call[rep] = (double)(bench_now_ns() - t0) / 1e6;
+    perm_stats(&st);
+    pause[rep] = (double)st.last_pause_ns / 1e6;
+    dur[rep] = (double)st.last_duration_ns / 1e6;
+    mib[rep] = (double)st.last_bytes_written / 1048576;
+    rate[rep] = mib[rep] / (dur[rep] / 1e3);
+    double len;
+    ck_file_size(ck_image, &disk[rep], &len);
+  }
+  bench_report("checkpoint", "pause", "ms", pause, bench_reps);
+  bench_report("checkpoint", "durable", "ms", dur, bench_reps);
+  bench_report("checkpoint", "call", "ms", call, bench_reps);
+  bench_report("checkpoint", "image", "MiB", mib, bench_reps);
+  bench_report("checkpoint", "image_on_disk", "MiB", disk, bench_reps);
+  bench_report("checkpoint", "rate", "MiB/s", rate, bench_reps);
+  return 0;
+}
+
+BENCHMARK_IMPL(checkpoint_async) {
+  double call[BENCH_MAX_SAMPLES], pause[BENCH_MAX_SAMPLES], dur[BENCH_MAX_SAMPLES];
+  if (ck_setup() != 0)
+    return 1;
+  for (int rep = 0; rep < bench_reps; rep++) {
+    perm_stats_t st;
+    uint64_t t0 = bench_now_ns();
+    if (perm_checkpoint_async() != 0)
+      return bench_fail("checkpoint_async", perm_error());
+    uint64_t t1 = bench_now_ns();
+    if (perm_wait() != 0)
+      return bench_fail("checkpoint_async", perm_error());
+    uint64_t t2 = bench_now_ns();
+    perm_stats(&st);
+    call[rep] = (double)(t1 - t0) / 1e6;
+    pause[rep] = (double)st.last_pause_ns / 1e6;
+    dur[rep] = (double)(t2 - t0) / 1e6;
+  }
+  bench_report("checkpoint_async", "call", "ms", call, bench_reps);
+  bench_report("checkpoint_async", "pause", "ms", pause, bench_reps);
+  bench_report("checkpoint_async", "durable", "ms", dur, bench_reps);
+  return 0;
+}
+
+/* The heap's chunks, written to a new file with write() and fsync(). */
+BENCHMARK_IMPL(write_fsync) {
+  double total[BENCH_MAX_SAMPLES], wr[BENCH_MAX_SAMPLES], rate[BENCH_MAX_SAMPLES];
+  char path[4200];
+  if (ck_setup() != 0)
+    return 1;
+  snprintf(path, sizeof path, "%s/write.bin", bench_dir);
+  for (int rep = 0; rep < bench_reps; rep++) {
+    unlink(path);
+    uint64_t t0 = bench_now_ns();
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return bench_fail("write_fsync", strerror(errno));
+    for (size_t i = 0; i < ck_nchunks; i++) {
+      size_t done = 0;
+      while (done < CK_CHUNK) {
+        ssize_t n = write(fd, ck_chunks[i] + done, CK_CHUNK - done);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0)
+          return bench_fail("write_fsync", strerror(errno));
+        done += (size_t)n;
+      }
+    }
+    uint64_t t1 = bench_now_ns();
+    if (fsync(fd) != 0)
+      return bench_fail("write_fsync", strerror(errno));
+    close(fd);
+    uint64_t t2 = bench_now_ns();
+    total[rep] = (double)(t2 - t0) / 1e6;
+    wr[rep] = (double)(t1 - t0) / 1e6;
+    rate[rep] = (double)ck_nchunks / (total[rep] / 1e3);
+  }
+  unlink(path);
+  bench_report("write_fsync", "durable", "ms", total, bench_reps);
+  bench_report("write_fsync", "write_only", "ms", wr, bench_reps);
+  bench_report("write_fsync", "rate", "MiB/s", rate, bench_reps);
+  return 0;
+}
+
+/* One restore per process: perm_open(image, "r+"), timed. */
+BENCHMARK_IMPL(restore) {
+  if (bench_image == NULL)
+    return bench_fail("restore", "needs --image");
+  uint64_t t0 = bench_now_ns();
+  if (perm_open(bench_image, "r+") != 0)
+    return bench_fail("restore", perm_error());
+  double ms = (double)(bench_now_ns() - t0) / 1e6;
+  if (!perm_restored() || ck_chunks == NULL || ck_digest_compute() != ck_digest)
+    return bench_fail("restore", "the restored heap differs from the one written");
+  bench_report("restore", "perm_open", "ms", &ms, 1);
+  perm_close();
+  return 0;
+}
+
+/* One read() of the whole image file into fresh anonymous memory. */
+BENCHMARK_IMPL(read_file) {
+  if (bench_image == NULL)
+    return bench_fail("read_file", "needs --image");
+  uint64_t t0 = bench_now_ns();
+  int fd = open(bench_image, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0)
+    return bench_fail("read_file", strerror(errno));
+  size_t len = (size_t)sb.st_size;
+  char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (buf == MAP_FAILED)
+    return bench_fail("read_file", strerror(errno));
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = read(fd, buf + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return bench_fail("read_file", n == 0 ? "short read" : strerror(errno));
+    done += (size_t)n;
+  }
+  close(fd);
+  double ms = (double)(bench_now_ns() - t0) / 1e6;
+  munmap(buf, len);
+  bench_report("read_file", "read", "ms", &ms, 1);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  bench_label = "perm";
+  return bench_main(argc, argv, bench_list);
+}
