@@ -33,6 +33,7 @@ extern "C" {
 #if defined(__has_attribute)
 #if __has_attribute(perm)
 #define PERM __attribute__((perm))
+#define PERM__PLUGIN 1
 #endif
 #endif
 #ifndef PERM
@@ -83,6 +84,22 @@ typedef struct perm_stats_s {
 
 int perm_stats(perm_stats_t *stats);
 const char *perm_error(void);
+
+/*
+** Without the plugin, every module that includes perm.h registers its
+** "persistent" section as one nameless range (restored only into the
+** identical binary).  The weak, hidden definition leaves one copy per module.
+*/
+#ifndef PERM__PLUGIN
+void perm__registry_add_raw(void *begin, void *end);
+extern char __start_persistent[] __attribute__((weak, visibility("hidden")));
+extern char __stop_persistent[] __attribute__((weak, visibility("hidden")));
+__attribute__((constructor, weak, visibility("hidden"))) void
+perm__register_persistent_section(void) {
+  if ((void *)__start_persistent != (void *)__stop_persistent)
+    perm__registry_add_raw(__start_persistent, __stop_persistent);
+}
+#endif
 
 #ifdef __cplusplus
 }

@@ -102,6 +102,20 @@ static int api_wait_locked(void) {
   return rc;
 }
 
+/*
+** glibc allocates stdout's buffer at the first output.  Once the heap is
+** persistent that buffer would land in it, and every run would leak one into
+** the image; give stdout a transient buffer now, with glibc's own choice of
+** buffering, unless the program already wrote or chose one.
+*/
+static void api_prepare_stdio(void) {
+  if (stdout->_IO_buf_base != NULL)
+    return;
+  char *buf = perm__tmalloc(BUFSIZ);
+  if (buf != NULL)
+    setvbuf(stdout, buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
+}
+
 PERM_EXPORT int perm_open(const char *path, const char *mode) {
   perm__error_clear();
   api_mode_t m;
@@ -131,7 +145,8 @@ PERM_EXPORT int perm_open(const char *path, const char *mode) {
   }
   if (restoring) {
     perm_restore_opts_t o = {.verify_full = cfg.verify_full,
-                             .allow_rebuild = cfg.allow_rebuild};
+                             .allow_rebuild = cfg.allow_rebuild,
+                             .eager = cfg.eager || m.eager};
     perm_restore_counts_t counts;
     rc = perm__restore(path, &o, &counts);
     if (rc != 0)
@@ -158,6 +173,7 @@ PERM_EXPORT int perm_open(const char *path, const char *mode) {
   api.open = 1;
   api.restored = restoring;
   api.writable = m.access != API_READONLY;
+  api_prepare_stdio();
   __atomic_store_n(&perm__dispatch.persistent, !m.explicit_alloc,
                    __ATOMIC_RELAXED);
 out:

@@ -131,6 +131,44 @@ static int extent_flush(perm_image_writer_t *w, extent_list_t *l, uint64_t base,
   return 0;
 }
 
+/*
+** After a lazy restore, parts of the region are still a private mapping of
+** the old image: their untouched pages are not present, yet hold data.  The
+** file-backed ranges come from /proc/self/maps (an inode number).
+*/
+typedef struct file_ranges_s {
+  uint64_t lo[256], hi[256];
+  int n;
+} file_ranges_t;
+
+static void writer_file_ranges(uint64_t base, uint64_t top, file_ranges_t *fr) {
+  fr->n = 0;
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (f == NULL)
+    return;
+  char line[512];
+  while (fgets(line, sizeof line, f) != NULL && fr->n < 256) {
+    unsigned long long lo, hi, off, inode;
+    char perms[8], dev[16];
+    if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &lo, &hi, perms, &off, dev,
+               &inode) != 6 || inode == 0)
+      continue;
+    if (hi <= base || lo >= base + top)
+      continue;
+    fr->lo[fr->n] = lo;
+    fr->hi[fr->n] = hi;
+    fr->n++;
+  }
+  fclose(f);
+}
+
+static int in_file_range(const file_ranges_t *fr, uint64_t a) {
+  for (int i = 0; i < fr->n; i++)
+    if (a >= fr->lo[i] && a < fr->hi[i])
+      return 1;
+  return 0;
+}
+
 #define WRITER_CHUNK_PAGES 4096 /* pagemap entries read at once (16 MiB) */
 #define WRITER_MAX_EXTENT (64ull << 20) /* bound one checksum's span */
 
@@ -141,6 +179,8 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
   w->hdr.data_offset = w->next;
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   static uint64_t bits[WRITER_CHUNK_PAGES];
+  static file_ranges_t files;
+  writer_file_ranges(base, top, &files);
   extent_list_t list = {0};
   int rc = 0;
   for (size_t r = 0; r < nruns && rc == 0; r++) {
@@ -153,7 +193,8 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
       int have_map = writer_pagemap(pm, a, n, bits) == 0;
       for (size_t i = 0; i < n && rc == 0; i++, a += page) {
         /* bit 63: present, bit 62: swapped */
-        int in_memory = !have_map || (bits[i] >> 62) != 0;
+        int in_memory = !have_map || (bits[i] >> 62) != 0 ||
+                        (files.n > 0 && in_file_range(&files, a));
         int keep = in_memory && !page_is_zero((const void *)a, page);
         if (keep && ext == 0)
           ext = a;

@@ -12,6 +12,7 @@
 ** build: ignored.  Both are counted for perm_stats() and perm info.
 */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -132,11 +133,21 @@ static int registry_add_own(void *addr, size_t size, const char *name,
   return rc;
 }
 
+/* The raw section of one module, named after the module so several can coexist. */
 void perm__registry_add_raw(void *begin, void *end) {
   if (begin == NULL || end == NULL || (char *)end <= (char *)begin)
     return;
-  registry_add_own(begin, (size_t)((char *)end - (char *)begin),
-                   "[persistent section]", PERM_REG_RAW_SECTION);
+  Dl_info info;
+  const char *module = "?";
+  if (dladdr(begin, &info) != 0 && info.dli_fname != NULL)
+    module = strrchr(info.dli_fname, '/') ? strrchr(info.dli_fname, '/') + 1
+                                          : info.dli_fname;
+  char name[512];
+  snprintf(name, sizeof name, "[persistent section of %s]", module);
+  char *copy = perm__tstrdup(name);
+  if (copy != NULL)
+    registry_add_own(begin, (size_t)((char *)end - (char *)begin), copy,
+                     PERM_REG_RAW_SECTION);
 }
 
 int perm_register(void *addr, size_t size, const char *name) {

@@ -139,6 +139,48 @@ static int restore_load_extents(restore_ctx_t *x, const restore_table_t *ext,
   return 0;
 }
 
+/*
+** Lazy: one private mapping of the image's region mirror over [base, top);
+** pages load from the page cache on first touch, holes read as zeros, so the
+** cost does not grow with the heap.  Gaps between runs go back to PROT_NONE.
+*/
+static int restore_map_lazy(restore_ctx_t *x, const restore_table_t *runs) {
+  const perm_image_header_t *h = &x->img.hdr;
+  if (h->region_top == 0)
+    return 0;
+  if (perm__sys_mmap((void *)h->region_base, h->region_top,
+                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                     x->img.fd, (off_t)h->data_offset) == MAP_FAILED)
+    return perm__errorf_errno(errno, "cannot map the heap of '%s' at 0x%" PRIx64,
+                              x->img.path, h->region_base);
+  const perm_image_run_t *r = runs->entries;
+  uint64_t at = h->region_base;
+  for (uint32_t i = 0; i <= runs->count; i++) {
+    uint64_t next = i < runs->count ? r[i].addr : h->region_base + h->region_top;
+    if (next < at || next > h->region_base + h->region_top)
+      return perm__errorf(EINVAL, "the image '%s' is corrupted: its runs are "
+                          "not in order", x->img.path);
+    if (next > at &&
+        perm__sys_mmap((void *)at, next - at, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                       -1, 0) == MAP_FAILED)
+      return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64, at);
+    if (i < runs->count)
+      at = r[i].addr + r[i].length;
+  }
+  return 0;
+}
+
+static int restore_verify_extents(restore_ctx_t *x, const restore_table_t *ext) {
+  const perm_image_extent_t *e = ext->entries;
+  for (uint32_t i = 0; i < ext->count; i++) {
+    int rc = perm__image_read_extent(&x->img, &e[i], NULL);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 int perm__restore(const char *path, const perm_restore_opts_t *opts,
                   perm_restore_counts_t *counts) {
   restore_ctx_t x;
@@ -180,10 +222,16 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
                               x.img.hdr.region_capacity);
     x.region_reserved = rc == 0;
   }
-  if (rc == 0)
+  if (rc == 0 && opts->eager) {
     rc = restore_map_runs(&x, &runs);
-  if (rc == 0)
-    rc = restore_load_extents(&x, &ext, opts->verify_full);
+    if (rc == 0)
+      rc = restore_load_extents(&x, &ext, opts->verify_full);
+  } else if (rc == 0) {
+    if (opts->verify_full)
+      rc = restore_verify_extents(&x, &ext);
+    if (rc == 0)
+      rc = restore_map_lazy(&x, &runs);
+  }
   if (rc != 0) {
     if (x.region_reserved)
       perm__region_unreserve(&probe);
@@ -194,6 +242,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   /* Past this point nothing can fail for a reason the image could cause. */
   for (int i = 0; i < 3; i++)
     memcpy(x.state_lo[i], x.state[i], (size_t)(x.state_hi[i] - x.state_lo[i]));
+  perm__saved.region.file_backed = !opts->eager;
   perm__registry_restore(x.registry, rlen, 1, counts);
   perm__registry_keep_image(x.registry, rlen);
   x.registry = NULL;

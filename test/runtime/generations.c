@@ -1,3 +1,6 @@
+// Lazy restore (the default), eager restore and metadata-only verification
+// each restore one of the generations.
+//
 // Three generations of a heap of 200k live objects of mixed sizes (small,
 // large and huge classes).  Each generation verifies every object's bytes,
 // checks that the allocator's allocated bytes equal those at the checkpoint,
@@ -7,8 +10,8 @@
 // RUN: rm -rf %t.d && mkdir -p %t.d
 // RUN: %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN1 %s
 // RUN: %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN2 %s
-// RUN: %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN3 %s
-// RUN: %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN4 %s
+// RUN: env PERM_RESTORE=eager %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN3 %s
+// RUN: env PERM_VERIFY=metadata %t.exe %t.d/heap.img | FileCheck --check-prefix=GEN4 %s
 // GEN1: fresh heap: 200000 objects
 // GEN1: checkpoint generation 1
 // GEN2: restored generation 1: 200000 objects verified, allocated equal

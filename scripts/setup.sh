@@ -1,0 +1,30 @@
+#!/bin/sh
+# setup.sh - installs what PERM needs on Debian 12, when missing (as root or
+# with sudo).  Everything comes from Debian's own packages: nothing is
+# downloaded from elsewhere, nothing is vendored.
+set -eu
+
+packages="clang-19 libclang-19-dev llvm-19-dev llvm-19-tools lld-19 \
+libjemalloc-dev libxxhash-dev cmake ninja-build python3 gcc g++ \
+openmpi-bin libopenmpi-dev util-linux"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+  sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+  sudo="sudo"
+else
+  echo "setup.sh: these Debian packages are missing:$missing" >&2
+  echo "setup.sh: run this script as root (or install sudo) to install them" >&2
+  exit 1
+fi
+echo "setup.sh: installing$missing"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
