@@ -289,7 +289,9 @@ void RegistryBuilder::emitEntry(const PermGlobal &G) {
                                     "perm.name." + GV->getName());
   NameGV->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
   NameGV->setAlignment(Align(1));
-  NameGV->setComdat(C);
+  // Not in the entry's comdat: the optimiser merges equal unnamed_addr
+  // strings, and code elsewhere that ended up pointing at a string in a
+  // comdat the linker discards would not link.
 
   MaybeAlign VarAlign = GV->getAlign();
   uint64_t AlignValue =

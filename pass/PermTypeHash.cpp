@@ -226,8 +226,11 @@ uint64_t TypeHasher::hashRecord(const RecordDecl *RD, unsigned Budget) {
   N.add(tagCode(Def))
       .add(Layout.getSize().getQuantity())
       .add(Layout.getAlignment().getQuantity());
+  // C++ adds to what C has only where C has no equivalent, so that a struct
+  // in a header hashes the same in C and C++.
   if (const auto *CXXRD = dyn_cast<CXXRecordDecl>(Def)) {
-    N.add(CXXRD->isDynamicClass());
+    if (CXXRD->isDynamicClass())
+      N.add('*');
     for (const CXXBaseSpecifier &Base : CXXRD->bases()) {
       const CXXRecordDecl *BaseRD = Base.getType()->getAsCXXRecordDecl();
       if (Base.isVirtual())

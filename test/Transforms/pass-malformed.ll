@@ -1,0 +1,9 @@
+; An annotation that starts like PERM's but cannot be read is an error.
+; REQUIRES: plugin
+; RUN: not opt -load-pass-plugin=%perm_plugin -passes=perm-registry -S %s -o /dev/null 2>&1 | FileCheck %s
+; CHECK: error: perm-registry: malformed annotation 'perm:flags=0x1;name=x' on @x
+
+@x = global i32 0, align 4
+@.perm = private unnamed_addr constant [22 x i8] c"perm:flags=0x1;name=x\00", section "llvm.metadata"
+@.file = private unnamed_addr constant [4 x i8] c"x.c\00", section "llvm.metadata"
+@llvm.global.annotations = appending global [1 x { ptr, ptr, ptr, i32, ptr }] [{ ptr, ptr, ptr, i32, ptr } { ptr @x, ptr @.perm, ptr @.file, i32 1, ptr null }], section "llvm.metadata"

@@ -1,0 +1,24 @@
+// One constructor and one destructor per module, each linkonce_odr, hidden
+// and in its own comdat, listed in llvm.global_ctors/dtors with priority 101
+// and themselves as the comdat key, passing the bounds of the module's
+// section "perm_registry" (__start_/__stop_, extern_weak hidden).
+// REQUIRES: plugin
+// RUN: %clang -fplugin=%perm_plugin -O0 -S -emit-llvm %s -o - | FileCheck %s
+// RUN: %clang -fplugin=%perm_plugin -O2 -S -emit-llvm %s -o - | FileCheck %s
+
+__attribute__((perm)) int a;
+__attribute__((perm)) int b;
+
+// CHECK: $perm.module_ctor = comdat any
+// CHECK: $perm.module_dtor = comdat any
+// CHECK: @__start_perm_registry = extern_weak hidden global i8
+// CHECK: @__stop_perm_registry = extern_weak hidden global i8
+// CHECK: @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 101, ptr @perm.module_ctor, ptr @perm.module_ctor }]
+// CHECK: @llvm.global_dtors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 101, ptr @perm.module_dtor, ptr @perm.module_dtor }]
+
+// CHECK: define linkonce_odr hidden void @perm.module_ctor() {{.*}}comdat {
+// CHECK-NEXT: call void @perm__registry_add(ptr @__start_perm_registry, ptr @__stop_perm_registry)
+// CHECK-NEXT: ret void
+// CHECK: define linkonce_odr hidden void @perm.module_dtor() {{.*}}comdat {
+// CHECK-NEXT: call void @perm__registry_remove(ptr @__start_perm_registry, ptr @__stop_perm_registry)
+// CHECK-NEXT: ret void
