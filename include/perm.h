@@ -55,6 +55,7 @@ int perm_checkpoint(void);
 int perm_checkpoint_async(void);
 int perm_wait(void);
 int perm_checkpoint_to(const char *path);
+int perm_rollback(const char *path);
 int perm_close(void);
 int perm_register(void *addr, size_t size, const char *name);
 
@@ -84,6 +85,27 @@ typedef struct perm_stats_s {
 
 int perm_stats(perm_stats_t *stats);
 const char *perm_error(void);
+
+/*
+** LLNL PERM's names (README.PERM, "For PERM users").  Define PERM_NO_COMPAT
+** before including perm.h if they clash with names of your own.
+*/
+#ifndef PERM_NO_COMPAT
+int perm(void *ptr, size_t size);
+int mopen(const char *fname, const char *mode, size_t size);
+int mclose(void);
+int mflush(void);
+int bopen(const char *fname, const char *mode);
+int bclose(void);
+int backup(void);
+int restore(void);
+extern char __start_persistent[] __attribute__((weak, visibility("hidden")));
+extern char __stop_persistent[] __attribute__((weak, visibility("hidden")));
+/* Bounds and size of this module's PERM block (section "persistent"). */
+#define PERM_START ((void *)__start_persistent)
+#define PERM_END ((void *)__stop_persistent)
+#define PERM_SIZE ((size_t)((char *)PERM_END - (char *)PERM_START))
+#endif
 
 /*
 ** Without the plugin, every module that includes perm.h registers its

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "heap.h"
 #include "registry.h"
+#include "region.h"
 #include "restore.h"
 
 #define PERM_EXPORT __attribute__((visibility("default")))
@@ -117,6 +118,10 @@ static void api_prepare_stdio(void) {
 }
 
 PERM_EXPORT int perm_open(const char *path, const char *mode) {
+  return perm__open(path, mode, 0);
+}
+
+int perm__open(const char *path, const char *mode, uint64_t capacity) {
   perm__error_clear();
   api_mode_t m;
   int rc = api_parse_mode(mode, &m);
@@ -127,10 +132,12 @@ PERM_EXPORT int perm_open(const char *path, const char *mode) {
   perm_config_t cfg;
   if ((rc = perm__config_load(&cfg)) != 0)
     return api_fail(rc);
+  if (capacity != 0)
+    cfg.size = (capacity + PERM_REGION_HUGE - 1) & ~(PERM_REGION_HUGE - 1);
 
   pthread_mutex_lock(&api.lock);
   if (api.open) {
-    rc = perm__errorf(EBUSY, "perm_open('%s'): '%s' is already open; "
+    rc = perm__errorf(EALREADY, "perm_open('%s'): '%s' is already open; "
                       "perm_close it first", path, api.path);
     goto out;
   }
@@ -249,6 +256,51 @@ PERM_EXPORT int perm_wait(void) {
   int rc = api_wait_locked();
   pthread_mutex_unlock(&api.lock);
   return rc == 0 ? 0 : api_fail(rc);
+}
+
+PERM_EXPORT int perm_rollback(const char *path) {
+  perm__error_clear();
+  if (path == NULL || *path == '\0') {
+    perm__errorf(EINVAL, "perm_rollback: the path is empty");
+    errno = EINVAL;
+    return -1;
+  }
+  perm_config_t cfg;
+  int rc = perm__config_load(&cfg);
+  if (rc != 0)
+    return api_fail(rc);
+  pthread_mutex_lock(&api.lock);
+  if ((rc = api_wait_locked()) != 0)
+    goto out;
+  int others = perm__heap_other_threads();
+  if (others > 0) {
+    rc = perm__errorf(EBUSY,
+                      "perm_rollback('%s'): %d other thread%s used the "
+                      "persistent heap and may still hold its objects; roll "
+                      "back when only the calling thread has allocated (join "
+                      "the others first)",
+                      path, others, others == 1 ? " has" : "s have");
+    goto out;
+  }
+  perm_restore_opts_t o = {.verify_full = cfg.verify_full,
+                           .allow_rebuild = cfg.allow_rebuild,
+                           .eager = cfg.eager || api.mode.eager,
+                           .rollback = 1};
+  rc = perm__restore(path, &o, NULL);
+  if (rc == 0)
+    api.restored = 1;
+out:
+  pthread_mutex_unlock(&api.lock);
+  return rc == 0 ? 0 : api_fail(rc);
+}
+
+int perm__is_open(int *writable) {
+  pthread_mutex_lock(&api.lock);
+  int open = api.open;
+  if (writable != NULL)
+    *writable = api.writable;
+  pthread_mutex_unlock(&api.lock);
+  return open;
 }
 
 PERM_EXPORT int perm_close(void) {

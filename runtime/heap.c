@@ -44,6 +44,7 @@ extern const char *permje_malloc_conf;
 extern char permje_arena_emap_global[];
 
 #define TSD_STATE_PURGATORY 4 /* jemalloc 5.3.0 tsd_state_purgatory */
+#define TSD_STATE_UNINITIALIZED 6 /* tsd_state_uninitialized */
 
 /*
 ** jemalloc options.  No background threads, no per-CPU arenas, no THP for
@@ -72,6 +73,8 @@ typedef struct heap_s {
   int checkpoint_fork;           /* the next fork is a checkpoint's */
   int atfork_installed;
   int creating;                  /* inside perm__heap_create: learn the rtree lock */
+  pthread_key_t rollback_key;    /* this process's tsd key, kept across a rollback */
+  void *rollback_tsd;            /* the rolling-back thread's tsd */
 } heap_t;
 
 static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
@@ -337,6 +340,53 @@ void perm__heap_child_quiesce(void) {
     heap_forget_thread(heap_my_tsd);
     heap_thread_remove(heap_my_tsd);
   }
+}
+
+/*-------------------------------------------------------------- rollback ---*/
+
+static void heap_rearm_decay(unsigned arena);
+
+int perm__heap_other_threads(void) {
+  pthread_mutex_lock(&heap.threads_lock);
+  int n = 0;
+  for (heap_thread_t *t = heap.threads; t != NULL; t = t->next)
+    n += t->tsd != heap_my_tsd;
+  pthread_mutex_unlock(&heap.threads_lock);
+  return n;
+}
+
+/*
+** Before the heap is replaced: the calling thread gives back its cache and
+** leaves the old heap's bookkeeping, as a thread exit would.
+*/
+void perm__heap_rollback_begin(void) {
+  pthread_mutex_lock(&heap.threads_lock);
+  heap.rollback_key = permje_tsd_tsd;
+  heap.rollback_tsd = heap_my_tsd;
+  if (heap_my_tsd != NULL) {
+    heap_forget_thread(heap_my_tsd);
+    heap_thread_remove(heap_my_tsd);
+  }
+}
+
+/*
+** The new heap's state is in place: keep this process's tsd key, and let the
+** calling thread start afresh in it (uninitialized: its next allocation
+** builds a new tcache in the new heap).
+*/
+int perm__heap_rollback_end(void) {
+  permje_tsd_tsd = heap.rollback_key;
+  if (heap.rollback_tsd != NULL)
+    permje_tsd_state_set(heap.rollback_tsd, TSD_STATE_UNINITIALIZED);
+  heap.rollback_tsd = NULL;
+  perm__region_lock_reinit(&perm__saved.region);
+  pthread_mutex_unlock(&heap.threads_lock);
+  unsigned narenas = 0;
+  size_t sz = sizeof narenas;
+  permje_mallctl("arenas.narenas", &narenas, &sz, NULL, 0);
+  for (unsigned i = 0; i < narenas; i++)
+    heap_rearm_decay(i);
+  return 0;
 }
 
 /*------------------------------------------------------------ life cycle ---*/

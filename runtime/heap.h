@@ -48,6 +48,10 @@ PERM_HIDDEN int perm__heap_stats(uint64_t *allocated, uint64_t *active,
 PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on);
 /* In the checkpoint child: flush the last tcache, purge, forget the thread. */
 PERM_HIDDEN void perm__heap_child_quiesce(void);
+/* Rollback (perm_rollback): threads other than the caller with a tsd. */
+PERM_HIDDEN int perm__heap_other_threads(void);
+PERM_HIDDEN void perm__heap_rollback_begin(void);
+PERM_HIDDEN int perm__heap_rollback_end(void);
 /* Installs the fork handlers (once per process). */
 PERM_HIDDEN void perm__heap_install_atfork(void);
 

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -186,7 +187,10 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   restore_ctx_t x;
   memset(&x, 0, sizeof x);
   x.img.fd = -1;
-  if (perm__heap_ready())
+  if (opts->rollback && !perm__heap_ready())
+    return perm__errorf(EBADF, "perm_rollback('%s'): there is no heap to roll "
+                        "back; use perm_open", path);
+  if (!opts->rollback && perm__heap_ready())
     return perm__errorf(EBUSY,
                         "cannot restore '%s': this process already has a "
                         "persistent heap (perm_open was called before, or "
@@ -217,7 +221,29 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
 
   /* The region: reserve, map, load (and verify) the data. */
   perm_region_t probe;
-  if (rc == 0) {
+  if (rc == 0 && opts->rollback) {
+    /* Same place, same size, or pointers would not match. */
+    if (x.img.hdr.region_base != perm__saved.region.base ||
+        x.img.hdr.region_capacity != perm__saved.region.capacity)
+      rc = perm__errorf(EINVAL,
+                        "perm_rollback('%s'): the image's heap is at "
+                        "0x%" PRIx64 "+%" PRIu64 ", the running heap at "
+                        "0x%" PRIx64 "+%" PRIu64 "; roll back only to images "
+                        "of this heap",
+                        path, x.img.hdr.region_base, x.img.hdr.region_capacity,
+                        perm__saved.region.base, perm__saved.region.capacity);
+    if (rc == 0 && opts->verify_full)
+      rc = restore_verify_extents(&x, &ext);
+    if (rc != 0) {
+      restore_free(&x);
+      return rc;
+    }
+    /* The point of no return: drop the live heap's pages. */
+    perm__heap_rollback_begin();
+    perm__sys_mmap((void *)perm__saved.region.base, perm__saved.region.capacity,
+                   PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  } else if (rc == 0) {
     rc = perm__region_reserve(&probe, x.img.hdr.region_base,
                               x.img.hdr.region_capacity);
     x.region_reserved = rc == 0;
@@ -227,10 +253,16 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
     if (rc == 0)
       rc = restore_load_extents(&x, &ext, opts->verify_full);
   } else if (rc == 0) {
-    if (opts->verify_full)
+    if (opts->verify_full && !opts->rollback)
       rc = restore_verify_extents(&x, &ext);
     if (rc == 0)
       rc = restore_map_lazy(&x, &runs);
+  }
+  if (rc != 0 && opts->rollback) {
+    /* Verified data that cannot be mapped: the old heap is gone. */
+    perm__verbose("rollback failed after the point of no return: %s",
+                  perm__error_message());
+    abort();
   }
   if (rc != 0) {
     if (x.region_reserved)
@@ -246,7 +278,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   perm__registry_restore(x.registry, rlen, 1, counts);
   perm__registry_keep_image(x.registry, rlen);
   x.registry = NULL;
-  rc = perm__heap_rearm();
+  rc = opts->rollback ? perm__heap_rollback_end() : perm__heap_rearm();
   restore_free(&x);
   return rc;
 }

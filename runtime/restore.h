@@ -11,6 +11,7 @@ typedef struct perm_restore_opts_s {
   int verify_full;   /* checksum region data too (PERM_VERIFY=full) */
   int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
   int eager;         /* read everything now (PERM_RESTORE=eager, mode "e") */
+  int rollback;      /* replace this process's live heap (perm_rollback) */
 } perm_restore_opts_t;
 
 /*

@@ -1,0 +1,204 @@
+/*
+** environ.c - PERM's environment: with PERM_FNAME set, the runtime opens the
+** image before main (before the program's first persistent allocation) and
+** checkpoints at exit, as LLNL PERM did; PERM_CHECKPOINT_SIGNAL names a
+** signal that takes a checkpoint while the program runs.
+**
+** A malformed value stops the program at start-up with a message naming the
+** variable: running on without the persistence the user asked for would
+** lose their state silently.  This is the one place the runtime ends a
+** process, because no caller exists to return an error to.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../include/perm.h"
+#include "config.h"
+#include "perm_internal.h"
+
+#define ENV_DEFAULT_SIZE (1ull << 30) /* PERM's default for PERM_SIZE */
+
+typedef struct environ_s {
+  int signal_pipe[2];     /* the handler writes, the checkpoint thread reads */
+  int signo;              /* PERM_CHECKPOINT_SIGNAL, 0 = none */
+  int at_exit;            /* PERM_CHECKPOINT_AT_EXIT */
+  char path[4096];        /* PERM_FNAME, expanded */
+} environ_t;
+
+static environ_t env_state = {.signal_pipe = {-1, -1}};
+
+static const char *env_rank(void) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
+                                     "PMI_RANK", "PMI_ID", "MV2_COMM_WORLD_RANK",
+                                     "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && *v)
+      return v;
+  }
+  return "0";
+}
+
+/* PERM_FNAME with %r (MPI rank), %p (pid), %h (host name), %% expanded. */
+int perm__expand_fname(const char *in, char *out, size_t size) {
+  size_t k = 0;
+  for (const char *p = in; *p; p++) {
+    char tmp[256];
+    const char *add = tmp;
+    if (*p != '%') {
+      tmp[0] = *p;
+      tmp[1] = '\0';
+    } else {
+      switch (*++p) {
+      case 'r': add = env_rank(); break;
+      case 'p': snprintf(tmp, sizeof tmp, "%d", (int)getpid()); break;
+      case 'h':
+        if (gethostname(tmp, sizeof tmp) != 0)
+          snprintf(tmp, sizeof tmp, "localhost");
+        tmp[sizeof tmp - 1] = '\0';
+        break;
+      case '%': snprintf(tmp, sizeof tmp, "%%"); break;
+      default:
+        return perm__errorf(EINVAL,
+                            "PERM_FNAME='%s': unknown '%%%c'; use %%r (MPI "
+                            "rank), %%p (process id), %%h (host name) or %%%%",
+                            in, *p ? *p : ' ');
+      }
+    }
+    size_t n = strlen(add);
+    if (k + n >= size)
+      return perm__errorf(ENAMETOOLONG, "PERM_FNAME='%s' is too long", in);
+    memcpy(out + k, add, n);
+    k += n;
+  }
+  out[k] = '\0';
+  return 0;
+}
+
+static int env_signal(const char *v, int *signo) {
+  *signo = 0;
+  if (v == NULL || *v == '\0')
+    return 0;
+  const char *name = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+  char *end;
+  long n = strtol(name, &end, 10);
+  if (*end == '\0' && n > 0 && n < NSIG)
+    *signo = (int)n;
+  for (int s = 1; s < NSIG && *signo == 0; s++) {
+    const char *abbrev = sigabbrev_np(s);
+    if (abbrev != NULL && strcmp(abbrev, name) == 0)
+      *signo = s;
+  }
+  if (*signo == SIGKILL || *signo == SIGSTOP || *signo == 0)
+    return perm__errorf(EINVAL, "PERM_CHECKPOINT_SIGNAL='%s' is not a signal "
+                        "that can be caught (example: USR1)", v);
+  return 0;
+}
+
+static void env_on_signal(int signo) {
+  (void)signo;
+  int saved = errno;
+  char c = 1;
+  ssize_t n = write(env_state.signal_pipe[1], &c, 1); /* async-signal-safe */
+  (void)n;
+  errno = saved;
+}
+
+/* Checkpoints on request, off the signal handler (fork is no handler job). */
+static void *env_checkpoint_thread(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  char c;
+  for (;;) {
+    ssize_t n = read(env_state.signal_pipe[0], &c, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return NULL;
+    if (perm_checkpoint() != 0)
+      fprintf(stderr, "perm: checkpoint on signal %s failed: %s\n",
+              sigabbrev_np(env_state.signo), perm_error());
+    else
+      perm__verbose("checkpoint on signal %s written", sigabbrev_np(env_state.signo));
+  }
+}
+
+static void env_at_exit(void) {
+  int writable = 0;
+  if (!env_state.at_exit || !perm__is_open(&writable) || !writable)
+    return;
+  if (perm_checkpoint() != 0)
+    fprintf(stderr, "perm: checkpoint at exit of '%s' failed: %s\n",
+            env_state.path, perm_error());
+}
+
+static void env_fatal(void) {
+  fprintf(stderr, "perm: %s\n", perm_error());
+  _exit(1);
+}
+
+__attribute__((constructor(103))) static void env_start(void) {
+  perm_config_t cfg;
+  if (perm__config_load(&cfg) != 0)
+    env_fatal();
+  int b;
+  if (perm__parse_bool("PERM_VERBOSE", getenv("PERM_VERBOSE"), &b) != 0 ||
+      perm__parse_bool("PERM_NO_REEXEC", getenv("PERM_NO_REEXEC"), &b) != 0)
+    env_fatal();
+  const char *fname = getenv("PERM_FNAME");
+  const char *exitv = getenv("PERM_CHECKPOINT_AT_EXIT");
+  if (perm__parse_bool("PERM_CHECKPOINT_AT_EXIT", exitv, &env_state.at_exit) != 0)
+    env_fatal();
+  if (exitv == NULL)
+    env_state.at_exit = fname != NULL && *fname; /* PERM's behaviour */
+  if (env_signal(getenv("PERM_CHECKPOINT_SIGNAL"), &env_state.signo) != 0)
+    env_fatal();
+  if (fname == NULL || *fname == '\0') {
+    const char *mode = getenv("PERM_MODE");
+    if ((mode != NULL && *mode) || env_state.signo != 0) {
+      perm__errorf(EINVAL, "%s is set but PERM_FNAME is not: name the image "
+                   "with PERM_FNAME", mode ? "PERM_MODE" : "PERM_CHECKPOINT_SIGNAL");
+      env_fatal();
+    }
+    return;
+  }
+  if (perm__expand_fname(fname, env_state.path, sizeof env_state.path) != 0)
+    env_fatal();
+  const char *mode = getenv("PERM_MODE");
+  if (mode == NULL || *mode == '\0')
+    mode = "w+";
+  uint64_t size = getenv("PERM_SIZE") && *getenv("PERM_SIZE") ? cfg.size
+                                                              : ENV_DEFAULT_SIZE;
+  if (perm__open(env_state.path, mode, size) != 0) {
+    char msg[2100];
+    snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)", perm_error());
+    perm__error_set_raw(msg);
+    env_fatal();
+  }
+  atexit(env_at_exit);
+  if (env_state.signo != 0) {
+    pthread_t th;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = env_on_signal;
+    sa.sa_flags = SA_RESTART;
+    if (pipe2(env_state.signal_pipe, O_CLOEXEC) != 0 ||
+        fcntl(env_state.signal_pipe[1], F_SETFL, O_NONBLOCK) != 0 ||
+        pthread_create(&th, NULL, env_checkpoint_thread, NULL) != 0 ||
+        sigaction(env_state.signo, &sa, NULL) != 0) {
+      perm__errorf_errno(errno, "PERM_CHECKPOINT_SIGNAL: cannot set up the "
+                         "checkpoint thread");
+      env_fatal();
+    }
+    pthread_detach(th);
+  }
+}
