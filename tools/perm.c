@@ -29,12 +29,17 @@ static const tool_command_t tool_commands[] = {
     {"check", tool_check, "IMAGE [--quiet]",
      "verify every checksum and table of an image, offline",
      "  --quiet   print nothing when the image is sound\n"},
+    {"run", tool_run, "[--image FILE] [--mode MODE] -- PROGRAM [ARGS]",
+     "run an unmodified program with a persistent heap and globals",
+     "  --image FILE     the image (default: PROGRAM's name + .img, here)\n"
+     "  --mode MODE      perm_open mode (default a+: resume when it exists)\n"
+     "  --preload LIB    libperm-preload.so (default: ../lib beside perm)\n"},
 };
 #define TOOL_NCOMMANDS (sizeof tool_commands / sizeof tool_commands[0])
 
 static void tool_usage(FILE *out) {
   fprintf(out, "usage: perm [--help | --version] COMMAND [ARGS]\n\n"
-               "Inspect and verify PERM persistent-heap images.\n\n"
+               "Inspect and verify PERM persistent-heap images; run unmodified programs\nwith a persistent heap.\n\n"
                "commands:\n");
   for (size_t i = 0; i < TOOL_NCOMMANDS; i++)
     fprintf(out, "  %-8s %s\n", tool_commands[i].name,
