@@ -126,8 +126,10 @@ fi
 
 #----------------------------------------------------- checkpoint, restore ---
 # Each round: a fresh process builds the heap (same seed, same bytes), takes
-# one checkpoint and one async checkpoint and writes the same chunks with
-# write()+fsync; then dd; then restores of the image in new processes.
+# a checkpoint, writes the same chunks with write()+fsync (same commit
+# protocol), takes an async checkpoint; then dd; then restores of the image in
+# new processes.  Every writer creates a new file while its previous one still
+# exists and frees that one afterwards, as the image commit does.
 echo "run.sh: checkpoint and restore of a $heap_mib MiB heap, $rounds rounds" >&2
 ckdir=$work/ckpt
 mkdir -p "$ckdir"
@@ -139,26 +141,25 @@ restore() { # label, then environment assignments
 }
 for r in $(seq 1 "$rounds"); do
   "$bin/perm-bench-checkpoint" $qflag --reps 1 --dir "$ckdir" \
-    checkpoint checkpoint_async write_fsync >>"$raw" 2>>"$log"
-  rm -f "$ckdir/dd.bin"
+    checkpoint write_fsync checkpoint_async >>"$raw" 2>>"$log"
+  # A new file while the previous one still exists, as for the image.
   t0=$(now_ns)
-  dd if=/dev/zero of="$ckdir/dd.bin" bs=1M count=$heap_mib conv=fsync status=none
+  dd if=/dev/zero of="$ckdir/dd.$r" bs=1M count=$heap_mib conv=fsync status=none
   t1=$(now_ns)
-  rm -f "$ckdir/dd.bin"
+  rm -f "$ckdir/dd.$((r - 1))"
   result_ms dd dd durable "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')"
 
-  cat "$img" >/dev/null # warm
-  restore full,warm PERM_VERIFY=full
-  restore metadata,warm PERM_VERIFY=metadata
-  "$bin/perm-bench-checkpoint" --image "$img" --label warm read_file >>"$raw" 2>>"$log"
-  if [ $can_drop = 1 ]; then
-    drop_caches
-    restore full,cold PERM_VERIFY=full
-    drop_caches
-    restore metadata,cold PERM_VERIFY=metadata
-    drop_caches
-    "$bin/perm-bench-checkpoint" --image "$img" --label cold read_file >>"$raw" 2>>"$log"
-  fi
+  for cache in warm cold; do
+    [ $cache = warm ] || [ $can_drop = 1 ] || continue
+    for how in lazy eager; do
+      for verify in full metadata; do
+        if [ $cache = warm ]; then cat "$img" >/dev/null; else drop_caches; fi
+        restore "$how,$verify,$cache" PERM_RESTORE=$how PERM_VERIFY=$verify
+      done
+    done
+    if [ $cache = warm ]; then cat "$img" >/dev/null; else drop_caches; fi
+    "$bin/perm-bench-checkpoint" --image "$img" --label $cache read_file >>"$raw" 2>>"$log"
+  done
 done
 grep -h 'heap of' "$log" | head -n 1 | sed 's/^perm-bench-checkpoint: /- checkpoint heap: /'
 echo "- load average before: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg); run time $(($(date +%s) - t_start)) s"
@@ -234,16 +235,20 @@ END {
   printf "| `dd if=/dev/zero bs=1M count=%d conv=fsync` | (all of it) | %s | zeros, a new process |\n",
     heap_mib, cell("dd", "dd", "durable", 1, "%.0f")
   print ""
-  print "#### restore of that image (ms; the time of the call, in a new process)"
+  print "#### restore of that image (ms, in a new process: the `perm_open` call / the call plus a first read of every heap page)"
   print ""
   print "| what | warm page cache | cold page cache |"
   print "|---|---|---|"
-  printf "| `perm_open(r+)`, `PERM_VERIFY=full` | %s | %s |\n",
-    cell("restore", "full,warm", "perm_open", 1, "%.0f"),
-    cell("restore", "full,cold", "perm_open", 1, "%.0f")
-  printf "| `perm_open(r+)`, `PERM_VERIFY=metadata` | %s | %s |\n",
-    cell("restore", "metadata,warm", "perm_open", 1, "%.0f"),
-    cell("restore", "metadata,cold", "perm_open", 1, "%.0f")
+  split("lazy,full lazy,metadata eager,full eager,metadata", rv, " ")
+  for (i = 1; i <= 4; i++) {
+    split(rv[i], hv, ",")
+    for (c = 1; c <= 2; c++) {
+      l = rv[i] "," (c == 1 ? "warm" : "cold")
+      rc[c] = cell("restore", l, "perm_open", 1, "%.0f") " / " sprintf("%.0f", med("restore", l, "open_and_touch"))
+      if (med("restore", l, "perm_open") < 0) rc[c] = "-"
+    }
+    printf "| `perm_open(r+)`, `PERM_RESTORE=%s PERM_VERIFY=%s` | %s | %s |\n", hv[1], hv[2], rc[1], rc[2]
+  }
   printf "| `read()` of the whole image file into fresh memory | %s | %s |\n",
     cell("read_file", "warm", "read", 1, "%.0f"),
     cell("read_file", "cold", "read", 1, "%.0f")
