@@ -172,7 +172,7 @@ $1 != "RESULT" { next }
 {
   k = $2 SUBSEP $3 SUBSEP $4
   ns = split($10, s, ",")
-  for (i = 1; i <= ns; i++) v[k, ++n[k]] = s[i] + 0
+  for (i = 1; i <= ns; i++) { v[k, ++n[k]] = s[i] + 0; o[k, n[k]] = s[i] + 0 }
 }
 function sortk(k,   i, j, t) {
   for (i = 2; i <= n[k]; i++) {
@@ -194,9 +194,21 @@ function cell(b, l, m, scale, fmt,   k, x) {
   k = b SUBSEP l SUBSEP m
   return sprintf(fmt " [" fmt "-" fmt "] n=%d", x / scale, v[k, 1] / scale, v[k, n[k]] / scale, n[k])
 }
-function ratio(b, l1, l2,   a, c) {
+# Ratio of the medians, then the median [min-max] of the ratios of samples
+# taken in the same round (sample i of both ran minutes apart at most).
+function ratio(b, l1, l2,   a, c, k1, k2, m, i, j, t, r) {
   a = med(b, l1, "throughput"); c = med(b, l2, "throughput")
-  return (a > 0 && c > 0) ? sprintf("%.2f", a / c) : "-"
+  if (a <= 0 || c <= 0) return "-"
+  k1 = b SUBSEP l1 SUBSEP "throughput"; k2 = b SUBSEP l2 SUBSEP "throughput"
+  m = n[k1] < n[k2] ? n[k1] : n[k2]
+  for (i = 1; i <= m; i++) r[i] = o[k1, i] / o[k2, i]
+  for (i = 2; i <= m; i++) {
+    t = r[i]
+    for (j = i - 1; j >= 1 && r[j] > t; j--) r[j + 1] = r[j]
+    r[j + 1] = t
+  }
+  t = m % 2 ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2
+  return sprintf("%.2f (paired %.2f [%.2f-%.2f])", a / c, t, r[1], r[m])
 }
 END {
   print "#### malloc/free throughput (million ops/s; op = one malloc + one free)"
