@@ -7,7 +7,10 @@
 ** only stops plain malloc from reaching it and forgets the image path.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +184,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity) {
   api.restored = restoring;
   api.writable = m.access != API_READONLY;
   api_prepare_stdio();
+  perm__interpose_init();
   __atomic_store_n(&perm__dispatch.persistent, !m.explicit_alloc,
                    __ATOMIC_RELAXED);
 out:
@@ -258,6 +262,23 @@ PERM_EXPORT int perm_wait(void) {
   return rc == 0 ? 0 : api_fail(rc);
 }
 
+/* Threads of this process other than the caller and PERM's own. */
+static int api_other_threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL)
+    return perm__heap_other_threads();
+  pid_t self = (pid_t)syscall(SYS_gettid);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    pid_t tid = (pid_t)atoi(e->d_name);
+    if (tid > 0 && tid != self && !perm__is_own_thread(tid))
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
 PERM_EXPORT int perm_rollback(const char *path) {
   perm__error_clear();
   if (path == NULL || *path == '\0') {
@@ -272,14 +293,25 @@ PERM_EXPORT int perm_rollback(const char *path) {
   pthread_mutex_lock(&api.lock);
   if ((rc = api_wait_locked()) != 0)
     goto out;
-  int others = perm__heap_other_threads();
+  /*
+  ** Any other live thread may hold pointers into the heap being replaced,
+  ** and one created while the heap was persistent has its thread data
+  ** (glibc's dtv) in it: only the calling thread may be running.
+  */
+  int others = api_other_threads();
+  /* A thread just joined may linger in /proc for a moment while it exits. */
+  for (int i = 0; others > 0 && i < 50; i++) {
+    struct timespec pause = {0, 2 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    others = api_other_threads();
+  }
   if (others > 0) {
     rc = perm__errorf(EBUSY,
-                      "perm_rollback('%s'): %d other thread%s used the "
-                      "persistent heap and may still hold its objects; roll "
-                      "back when only the calling thread has allocated (join "
-                      "the others first)",
-                      path, others, others == 1 ? " has" : "s have");
+                      "perm_rollback('%s'): %d other thread%s running and "
+                      "may hold pointers into the heap being replaced; roll "
+                      "back when the calling thread is alone (join the "
+                      "others first)",
+                      path, others, others == 1 ? " is" : "s are");
     goto out;
   }
   perm_restore_opts_t o = {.verify_full = cfg.verify_full,

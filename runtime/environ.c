@@ -28,6 +28,7 @@
 typedef struct environ_s {
   int signal_pipe[2];     /* the handler writes, the checkpoint thread reads */
   int signo;              /* PERM_CHECKPOINT_SIGNAL, 0 = none */
+  int thread_tid;         /* the checkpoint thread, 0 = none */
   int at_exit;            /* PERM_CHECKPOINT_AT_EXIT */
   char path[4096];        /* PERM_FNAME, expanded */
 } environ_t;
@@ -117,6 +118,7 @@ static void *env_checkpoint_thread(void *arg) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
+  __atomic_store_n(&env_state.thread_tid, (int)gettid(), __ATOMIC_RELEASE);
   char c;
   for (;;) {
     ssize_t n = read(env_state.signal_pipe[0], &c, 1);
@@ -130,6 +132,10 @@ static void *env_checkpoint_thread(void *arg) {
     else
       perm__verbose("checkpoint on signal %s written", sigabbrev_np(env_state.signo));
   }
+}
+
+int perm__is_own_thread(int tid) {
+  return tid != 0 && tid == __atomic_load_n(&env_state.thread_tid, __ATOMIC_ACQUIRE);
 }
 
 static void env_at_exit(void) {
@@ -178,13 +184,7 @@ __attribute__((constructor(103))) static void env_start(void) {
     mode = "w+";
   uint64_t size = getenv("PERM_SIZE") && *getenv("PERM_SIZE") ? cfg.size
                                                               : ENV_DEFAULT_SIZE;
-  if (perm__open(env_state.path, mode, size) != 0) {
-    char msg[2100];
-    snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)", perm_error());
-    perm__error_set_raw(msg);
-    env_fatal();
-  }
-  atexit(env_at_exit);
+  /* The thread first, so its thread data are not in the persistent heap. */
   if (env_state.signo != 0) {
     pthread_t th;
     struct sigaction sa;
@@ -201,4 +201,11 @@ __attribute__((constructor(103))) static void env_start(void) {
     }
     pthread_detach(th);
   }
+  if (perm__open(env_state.path, mode, size) != 0) {
+    char msg[2100];
+    snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)", perm_error());
+    perm__error_set_raw(msg);
+    env_fatal();
+  }
+  atexit(env_at_exit);
 }

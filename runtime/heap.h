@@ -34,6 +34,9 @@ static inline int perm__in_region(const void *p) {
   return (uint64_t)p - perm__dispatch.lo < perm__dispatch.hi - perm__dispatch.lo;
 }
 
+/* Learns where ld.so's code is (its allocations stay transient). */
+PERM_HIDDEN void perm__interpose_init(void);
+
 /* A new, empty heap in a region at [base, base+capacity). */
 PERM_HIDDEN int perm__heap_create(uint64_t base, uint64_t capacity);
 /* The instance's state was just loaded from an image: make it live. */

@@ -10,6 +10,8 @@
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
+#include <sys/auxv.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,9 +29,46 @@ extern void *__libc_pvalloc(size_t);
 
 #define PERM_EXPORT __attribute__((visibility("default")))
 
-static inline int interpose_persistent(void) {
-  return __atomic_load_n(&perm__dispatch.persistent, __ATOMIC_RELAXED);
+/*
+** The dynamic loader's own allocations (link maps of libraries opened with
+** dlopen, e.g. libgcc_s by pthread_exit; threads' TLS vectors) belong to this
+** process, not to the program's state: they stay transient, recognised by the
+** caller's address inside ld.so's code.
+*/
+typedef struct interpose_ldso_s {
+  uintptr_t lo, len; /* ld.so's executable segment */
+} interpose_ldso_t;
+
+static interpose_ldso_t interpose_ldso;
+
+static int interpose_find_ldso(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  uintptr_t base = *(uintptr_t *)arg;
+  if (info->dlpi_addr != base)
+    return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+      interpose_ldso.lo = base + ph->p_vaddr;
+      interpose_ldso.len = ph->p_memsz;
+    }
+  }
+  return 1;
 }
+
+void perm__interpose_init(void) {
+  uintptr_t base = (uintptr_t)getauxval(AT_BASE);
+  if (base != 0 && interpose_ldso.len == 0)
+    dl_iterate_phdr(interpose_find_ldso, &base);
+}
+
+static inline int interpose_persistent_for(const void *caller) {
+  return __atomic_load_n(&perm__dispatch.persistent, __ATOMIC_RELAXED) &&
+         (uintptr_t)caller - interpose_ldso.lo >= interpose_ldso.len;
+}
+
+#define interpose_persistent()                                                 \
+  interpose_persistent_for(__builtin_return_address(0))
 
 /* glibc exports no __libc_ name for it; found lazily, never inside malloc. */
 static size_t (*interpose_libc_usable)(void *);
@@ -58,7 +97,7 @@ PERM_EXPORT void *calloc(size_t n, size_t size) {
 
 PERM_EXPORT void *realloc(void *ptr, size_t size) {
   if (ptr == NULL)
-    return malloc(size);
+    return interpose_persistent() ? permje_malloc(size) : __libc_malloc(size);
   return perm__in_region(ptr) ? permje_realloc(ptr, size)
                               : __libc_realloc(ptr, size);
 }

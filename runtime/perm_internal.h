@@ -40,6 +40,8 @@ PERM_HIDDEN char *perm__tstrdup(const char *s);
 
 /* perm_open with a region capacity (0: PERM_SIZE or the default). */
 PERM_HIDDEN int perm__open(const char *path, const char *mode, uint64_t capacity);
+/* Is tid a thread PERM itself runs (the signal checkpoint thread)? */
+PERM_HIDDEN int perm__is_own_thread(int tid);
 /* Is an image open (and writable)? */
 PERM_HIDDEN int perm__is_open(int *writable);
 

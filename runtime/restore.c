@@ -221,6 +221,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
 
   /* The region: reserve, map, load (and verify) the data. */
   perm_region_t probe;
+  int committed = 0;
   if (rc == 0 && opts->rollback) {
     /* Same place, same size, or pointers would not match. */
     if (x.img.hdr.region_base != perm__saved.region.base ||
@@ -239,6 +240,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
       return rc;
     }
     /* The point of no return: drop the live heap's pages. */
+    committed = 1;
     perm__heap_rollback_begin();
     perm__sys_mmap((void *)perm__saved.region.base, perm__saved.region.capacity,
                    PROT_NONE,
@@ -258,7 +260,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
     if (rc == 0)
       rc = restore_map_lazy(&x, &runs);
   }
-  if (rc != 0 && opts->rollback) {
+  if (rc != 0 && committed) {
     /* Verified data that cannot be mapped: the old heap is gone. */
     perm__verbose("rollback failed after the point of no return: %s",
                   perm__error_message());

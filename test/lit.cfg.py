@@ -46,6 +46,7 @@ config.substitutions.append(("%ldflags", f"-L{rt} -Wl,-rpath,{rt} -lpermrt"))
 config.substitutions.append(("%preload", os.path.join(rt, "libperm-preload.so")))
 config.substitutions.append(("%perm", os.path.join(config.perm_bin_dir, "perm")))
 config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(("%bin", config.perm_bin_dir))
 
 if os.path.exists(config.perm_plugin):
     config.available_features.add("plugin")
@@ -53,5 +54,11 @@ if shutil.which("gcc"):
     config.available_features.add("gcc")
 if shutil.which("mpirun") and shutil.which("mpicc"):
     config.available_features.add("mpi")
+try:
+    with open("/proc/sys/kernel/randomize_va_space") as f:
+        if f.read().strip() != "0":
+            config.available_features.add("aslr")
+except OSError:
+    pass
 if os.getuid() == 0:
     config.available_features.add("root")
