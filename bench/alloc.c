@@ -124,7 +124,7 @@ static void *alloc_thread(void *arg) {
 
 static int alloc_run(const char *name, size_t lo, size_t hi, size_t live,
                      uint64_t ops, int threads) {
-  double v[BENCH_MAX_SAMPLES];
+  double v[BENCH_MAX_SAMPLES] = {0};
   if (bench_quick)
     ops /= 4;
   alloc_work_t *w = calloc((size_t)threads, sizeof *w);
@@ -172,7 +172,7 @@ static int alloc_run(const char *name, size_t lo, size_t hi, size_t live,
 
 /* 64 B malloc immediately freed: the thread-cache fast path. */
 BENCHMARK_IMPL(small64) {
-  double v[BENCH_MAX_SAMPLES];
+  double v[BENCH_MAX_SAMPLES] = {0};
   uint64_t ops = bench_quick ? 5000000 : 20000000;
   for (int rep = -1; rep < bench_reps; rep++) { /* rep -1: warm-up */
     uint64_t n_ops = rep < 0 ? ops / 10 : ops;

@@ -148,8 +148,12 @@ static void ck_file_size(const char *path, double *alloc_mib, double *len_mib) {
 }
 
 BENCHMARK_IMPL(checkpoint) {
-  double pause[BENCH_MAX_SAMPLES], dur[BENCH_MAX_SAMPLES], call[BENCH_MAX_SAMPLES];
-  double mib[BENCH_MAX_SAMPLES], disk[BENCH_MAX_SAMPLES], rate[BENCH_MAX_SAMPLES];
+  double pause[BENCH_MAX_SAMPLES] = {0};
+  double dur[BENCH_MAX_SAMPLES] = {0};
+  double call[BENCH_MAX_SAMPLES] = {0};
+  double mib[BENCH_MAX_SAMPLES] = {0};
+  double disk[BENCH_MAX_SAMPLES] = {0};
+  double rate[BENCH_MAX_SAMPLES] = {0};
   if (ck_setup() != 0)
     return 1;
   for (int rep = 0; rep < bench_reps; rep++) {
@@ -176,7 +180,9 @@ BENCHMARK_IMPL(checkpoint) {
 }
 
 BENCHMARK_IMPL(checkpoint_async) {
-  double call[BENCH_MAX_SAMPLES], pause[BENCH_MAX_SAMPLES], dur[BENCH_MAX_SAMPLES];
+  double call[BENCH_MAX_SAMPLES] = {0};
+  double pause[BENCH_MAX_SAMPLES] = {0};
+  double dur[BENCH_MAX_SAMPLES] = {0};
   if (ck_setup() != 0)
     return 1;
   for (int rep = 0; rep < bench_reps; rep++) {
@@ -206,7 +212,9 @@ BENCHMARK_IMPL(checkpoint_async) {
 ** life cycle, so the difference to "checkpoint" is PERM's own work.
 */
 BENCHMARK_IMPL(write_fsync) {
-  double total[BENCH_MAX_SAMPLES], wr[BENCH_MAX_SAMPLES], rate[BENCH_MAX_SAMPLES];
+  double total[BENCH_MAX_SAMPLES] = {0};
+  double wr[BENCH_MAX_SAMPLES] = {0};
+  double rate[BENCH_MAX_SAMPLES] = {0};
   char path[4200], tmp[4300];
   if (ck_setup() != 0)
     return 1;
