@@ -52,8 +52,14 @@ if os.path.exists(config.perm_plugin):
     config.available_features.add("plugin")
 if shutil.which("gcc"):
     config.available_features.add("gcc")
-if shutil.which("mpirun") and shutil.which("mpicc"):
+if shutil.which("mpirun") and os.path.exists(
+    os.path.join(config.perm_bin_dir, "perm-mpi-heat")
+):
     config.available_features.add("mpi")
+mpirun = "mpirun --oversubscribe"
+if os.getuid() == 0:
+    mpirun += " --allow-run-as-root"
+config.substitutions.append(("%mpirun", mpirun))
 try:
     with open("/proc/sys/kernel/randomize_va_space") as f:
         if f.read().strip() != "0":
