@@ -305,10 +305,13 @@ perm::PermAttrInfo::handleDeclAttribute(Sema &S, Decl *D,
                                            Attr.getRange()));
   ++NumPermAttrs;
   if (VD->isStaticLocal()) {
-    // A static local is a definition, and -Wunused-variable judges it at
-    // the end of its scope, before the consumer sees it.
+    // A static local is a definition, and -Wunused-variable and
+    // -Wunused-but-set-variable judge it at the end of its scope, before the
+    // consumer sees it.  A PERM counter that is only ever incremented is
+    // used: by the next run.
     VD->addAttr(UsedAttr::CreateImplicit(Ctx, Attr.getRange()));
     VD->addAttr(RetainAttr::CreateImplicit(Ctx, Attr.getRange()));
+    VD->addAttr(UnusedAttr::CreateImplicit(Ctx, Attr.getRange()));
     ++NumPermStaticLocals;
   }
   return AttributeApplied;
