@@ -359,8 +359,7 @@ PERM_EXPORT int perm_stats(perm_stats_t *s) {
     return -1;
   }
   memset(s, 0, sizeof *s);
-  if (perm__heap_ready()) /* exact for this thread: its cache is counted free */
-    permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+  perm__heap_flush_thread_cache(); /* exact for this thread: cache is free */
   perm__heap_stats(&s->allocated, &s->active, &s->resident, &s->mapped);
   pthread_mutex_lock(&api.lock);
   s->region_base = perm__saved.region.base;

@@ -147,7 +147,7 @@ static void env_at_exit(void) {
             env_state.path, perm_error());
 }
 
-static void env_fatal(void) {
+__attribute__((noreturn)) static void env_fatal(void) {
   fprintf(stderr, "perm: %s\n", perm_error());
   _exit(1);
 }

@@ -20,6 +20,10 @@
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -61,14 +65,11 @@ static const char heap_conf[] =
 
 perm_dispatch_t perm__dispatch;
 
-typedef struct heap_thread_s {
-  void *tsd; /* jemalloc's tsd of a live thread, in that thread's TLS */
-  struct heap_thread_s *next;
-} heap_thread_t;
-
 typedef struct heap_s {
   pthread_mutex_t threads_lock;  /* Recursive; guards threads. */
-  heap_thread_t *threads;        /* threads with a jemalloc tsd */
+  perm_thread_t *threads;        /* threads that called into the instance */
+  pthread_key_t self_key;        /* its destructor unlinks an exiting thread */
+  pthread_once_t self_key_once;
   int ready;                     /* the instance holds a heap in this process */
   int checkpoint_fork;           /* the next fork is a checkpoint's */
   int atfork_installed;
@@ -77,48 +78,104 @@ typedef struct heap_s {
   void *rollback_tsd;            /* the rolling-back thread's tsd */
 } heap_t;
 
-static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
+static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
+                      .self_key_once = PTHREAD_ONCE_INIT};
 
-/* The tsd of the calling thread, once jemalloc gave it one. */
-static __thread void *heap_my_tsd;
+perm_gate_t perm__gate;
+__thread perm_thread_t perm__self __attribute__((tls_model("initial-exec")));
 
 /*--------------------------------------------------------------- threads ---*/
 
-static void heap_thread_add(void *tsd) {
-  pthread_mutex_lock(&heap.threads_lock);
-  heap_thread_t *t;
-  for (t = heap.threads; t != NULL; t = t->next)
-    if (t->tsd == tsd)
-      break;
-  if (t == NULL && (t = perm__tmalloc(sizeof *t)) != NULL) {
-    t->tsd = tsd;
-    t->next = heap.threads;
-    heap.threads = t;
-  }
-  pthread_mutex_unlock(&heap.threads_lock);
-}
-
-static void heap_thread_remove(void *tsd) {
-  pthread_mutex_lock(&heap.threads_lock);
-  for (heap_thread_t **pp = &heap.threads; *pp != NULL; pp = &(*pp)->next) {
-    if ((*pp)->tsd == tsd) {
-      heap_thread_t *t = *pp;
-      *pp = t->next;
-      perm__tfree(t);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&heap.threads_lock);
+static void heap_unlink(perm_thread_t *t) {
+  if (!t->registered)
+    return;
+  if (t->prev != NULL)
+    t->prev->next = t->next;
+  else
+    heap.threads = t->next;
+  if (t->next != NULL)
+    t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  t->registered = 0;
 }
 
 /*
-** The tsd key's destructor.  Holding threads_lock across jemalloc's cleanup
-** means a fork never sees a half-cleaned tsd in the list.
+** Runs at thread exit.  jemalloc's own destructor must have run first (it
+** clears perm__self.tsd): wait for it a few rounds, then leave the list.
+*/
+static void heap_self_destructor(void *arg) {
+  perm_thread_t *t = arg;
+  if (t->tsd != NULL && t->exit_rounds++ < 3) {
+    pthread_setspecific(heap.self_key, t);
+    return;
+  }
+  pthread_mutex_lock(&heap.threads_lock);
+  heap_unlink(t);
+  pthread_mutex_unlock(&heap.threads_lock);
+}
+
+static void heap_make_self_key(void) {
+  pthread_key_create(&heap.self_key, heap_self_destructor);
+}
+
+void perm__heap_register_self(void) {
+  perm_thread_t *t = &perm__self;
+  pthread_once(&heap.self_key_once, heap_make_self_key);
+  pthread_mutex_lock(&heap.threads_lock);
+  if (!t->registered) {
+    t->registered = 1;
+    t->prev = NULL;
+    t->next = heap.threads;
+    if (heap.threads != NULL)
+      heap.threads->prev = t;
+    heap.threads = t;
+  }
+  pthread_mutex_unlock(&heap.threads_lock);
+  pthread_setspecific(heap.self_key, t);
+}
+
+void perm__heap_gate_wait(perm_thread_t *t) {
+  if (t->in_op > 1)
+    return; /* already inside: the fork is waiting for us to leave */
+  while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE)) {
+    __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE))
+      syscall(SYS_futex, &perm__gate.pending, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  }
+}
+
+static void heap_gate_membarrier_register(void) {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+    perm__gate.strict = 1;
+}
+
+/* Closes the gate and waits until no other thread is inside jemalloc. */
+static void heap_gate_close(void) {
+  __atomic_store_n(&perm__gate.pending, 1, __ATOMIC_SEQ_CST);
+  if (!perm__gate.strict &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    perm__gate.strict = 1; /* from now on threads fence themselves */
+  for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
+    while (t != &perm__self && __atomic_load_n(&t->in_op, __ATOMIC_ACQUIRE) > 0)
+      sched_yield();
+}
+
+static void heap_gate_open(void) {
+  __atomic_store_n(&perm__gate.pending, 0, __ATOMIC_RELEASE);
+  syscall(SYS_futex, &perm__gate.pending, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
+          NULL, 0);
+}
+
+/*
+** jemalloc's tsd key destructor.  Holding threads_lock across jemalloc's
+** cleanup means a fork never sees a half-cleaned tsd.
 */
 static void heap_tsd_destructor(void *tsd) {
   pthread_mutex_lock(&heap.threads_lock);
   permje_tsd_cleanup(tsd);
-  heap_thread_remove(tsd);
+  perm__self.tsd = NULL; /* cleaned: nothing left to give back */
   pthread_mutex_unlock(&heap.threads_lock);
 }
 
@@ -238,10 +295,8 @@ int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
 
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value);
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value) {
-  if (value != NULL) {
-    heap_my_tsd = (void *)value;
-    heap_thread_add((void *)value);
-  }
+  if (value != NULL)
+    perm__self.tsd = (void *)value; /* no lock: we may be inside jemalloc */
   return pthread_setspecific(key, value);
 }
 
@@ -267,6 +322,7 @@ static void heap_prefork(void) {
   pthread_mutex_lock(&heap.threads_lock);
   if (!heap.ready)
     return;
+  heap_gate_close();
   if (perm__saved.rtree_lock)
     pthread_mutex_lock((pthread_mutex_t *)perm__saved.rtree_lock);
   permje_jemalloc_prefork();
@@ -279,6 +335,7 @@ static void heap_postfork_parent(void) {
     permje_jemalloc_postfork_parent();
     if (perm__saved.rtree_lock)
       pthread_mutex_unlock((pthread_mutex_t *)perm__saved.rtree_lock);
+    heap_gate_open();
   }
   pthread_mutex_unlock(&heap.threads_lock);
 }
@@ -296,19 +353,15 @@ static void heap_postfork_child(void) {
     permje_jemalloc_postfork_parent();
     if (perm__saved.rtree_lock)
       pthread_mutex_unlock((pthread_mutex_t *)perm__saved.rtree_lock);
-    heap_thread_t *t = heap.threads, *keep = NULL;
-    while (t != NULL) {
-      heap_thread_t *next = t->next;
-      if (t->tsd == heap_my_tsd) {
-        t->next = NULL;
-        keep = t;
-      } else {
-        heap_forget_thread(t->tsd);
-        perm__tfree(t);
-      }
-      t = next;
+    for (perm_thread_t *t = heap.threads, *next; t != NULL; t = next) {
+      next = t->next;
+      if (t == &perm__self)
+        continue;
+      if (t->tsd != NULL)
+        heap_forget_thread(t->tsd); /* outside jemalloc: the gate saw to it */
+      heap_unlink(t);
     }
-    heap.threads = keep;
+    perm__gate.pending = 0;
     if (!heap.checkpoint_fork)
       permje_jemalloc_postfork_child();
   }
@@ -331,14 +384,23 @@ void perm__heap_install_atfork(void) {
 
 void perm__heap_set_checkpoint_fork(int on) { heap.checkpoint_fork = on; }
 
+/* For perm_stats: this thread's cached objects count as free again. */
+void perm__heap_flush_thread_cache(void) {
+  if (!heap.ready)
+    return;
+  perm_thread_t *t = perm__heap_enter();
+  permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+  perm__heap_leave(t);
+}
+
 void perm__heap_child_quiesce(void) {
   if (!heap.ready)
     return;
   permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
   permje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* all arenas */
-  if (heap_my_tsd != NULL) {
-    heap_forget_thread(heap_my_tsd);
-    heap_thread_remove(heap_my_tsd);
+  if (perm__self.tsd != NULL) {
+    heap_forget_thread(perm__self.tsd);
+    perm__self.tsd = NULL;
   }
 }
 
@@ -349,8 +411,8 @@ static void heap_rearm_decay(unsigned arena);
 int perm__heap_other_threads(void) {
   pthread_mutex_lock(&heap.threads_lock);
   int n = 0;
-  for (heap_thread_t *t = heap.threads; t != NULL; t = t->next)
-    n += t->tsd != heap_my_tsd;
+  for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
+    n += t != &perm__self && t->tsd != NULL;
   pthread_mutex_unlock(&heap.threads_lock);
   return n;
 }
@@ -362,10 +424,10 @@ int perm__heap_other_threads(void) {
 void perm__heap_rollback_begin(void) {
   pthread_mutex_lock(&heap.threads_lock);
   heap.rollback_key = permje_tsd_tsd;
-  heap.rollback_tsd = heap_my_tsd;
-  if (heap_my_tsd != NULL) {
-    heap_forget_thread(heap_my_tsd);
-    heap_thread_remove(heap_my_tsd);
+  heap.rollback_tsd = perm__self.tsd;
+  if (perm__self.tsd != NULL) {
+    heap_forget_thread(perm__self.tsd);
+    perm__self.tsd = NULL;
   }
 }
 
@@ -410,6 +472,7 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   if (heap.ready)
     return 0;
   perm__heap_install_atfork();
+  heap_gate_membarrier_register();
   int rc = perm__region_reserve(&perm__saved.region, base, capacity);
   if (rc != 0)
     return rc;
@@ -443,6 +506,7 @@ static void heap_rearm_decay(unsigned arena) {
 
 int perm__heap_rearm(void) {
   perm__heap_install_atfork();
+  heap_gate_membarrier_register();
   perm__region_lock_reinit(&perm__saved.region);
   perm__dispatch.lo = perm__saved.region.base;
   perm__dispatch.hi = perm__saved.region.base + perm__saved.region.capacity;
@@ -467,6 +531,7 @@ int perm__heap_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident,
     *allocated = *active = *resident = *mapped = 0;
     return 0;
   }
+  perm_thread_t *t = perm__heap_enter();
   uint64_t epoch = 1;
   size_t sz = sizeof epoch;
   permje_mallctl("epoch", &epoch, &sz, &epoch, sz);
@@ -476,5 +541,6 @@ int perm__heap_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident,
   *active = permje_mallctl("stats.active", &v, &sz, NULL, 0) == 0 ? v : 0;
   *resident = permje_mallctl("stats.resident", &v, &sz, NULL, 0) == 0 ? v : 0;
   *mapped = permje_mallctl("stats.mapped", &v, &sz, NULL, 0) == 0 ? v : 0;
+  perm__heap_leave(t);
   return 0;
 }

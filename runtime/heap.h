@@ -34,6 +34,54 @@ static inline int perm__in_region(const void *p) {
   return (uint64_t)p - perm__dispatch.lo < perm__dispatch.hi - perm__dispatch.lo;
 }
 
+/*
+** The gate: every call into the private jemalloc is bracketed by
+** perm__heap_enter/perm__heap_leave, which mark the calling thread as inside
+** it.  Before a fork, the forking thread closes the gate and waits until no
+** other thread is inside: jemalloc's thread caches are changed without locks,
+** and a snapshot taken in the middle of a free would hold a stale pointer
+** that the child, flushing that cache, would free a second time.  Threads
+** arriving at a closed gate wait for the fork to end.  The fast path is two
+** thread-local stores and one load; the forking side pays for the ordering
+** with membarrier(2).
+*/
+typedef struct perm_thread_s {
+  int in_op;                    /* depth of calls into the private jemalloc */
+  int registered;               /* linked in the list of threads */
+  int exit_rounds;              /* destructor rounds waited for jemalloc's */
+  void *tsd;                    /* jemalloc's tsd of this thread, if any */
+  struct perm_thread_s *prev, *next; /* guarded by heap.c's threads_lock */
+} perm_thread_t;
+
+typedef struct perm_gate_s {
+  int pending; /* 1 while a fork is being prepared or done */
+  int strict;  /* no membarrier(2): threads fence on entry instead */
+} perm_gate_t;
+
+PERM_HIDDEN extern perm_gate_t perm__gate;
+PERM_HIDDEN extern __thread perm_thread_t perm__self
+    __attribute__((tls_model("initial-exec")));
+PERM_HIDDEN void perm__heap_register_self(void);
+PERM_HIDDEN void perm__heap_gate_wait(perm_thread_t *t);
+
+static inline perm_thread_t *perm__heap_enter(void) {
+  perm_thread_t *t = &perm__self;
+  if (__builtin_expect(!t->registered, 0))
+    perm__heap_register_self();
+  __atomic_store_n(&t->in_op, t->in_op + 1, __ATOMIC_RELAXED);
+  if (__builtin_expect(perm__gate.strict, 0))
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  else
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (__builtin_expect(__atomic_load_n(&perm__gate.pending, __ATOMIC_RELAXED), 0))
+    perm__heap_gate_wait(t);
+  return t;
+}
+
+static inline void perm__heap_leave(perm_thread_t *t) {
+  __atomic_store_n(&t->in_op, t->in_op - 1, __ATOMIC_RELEASE);
+}
+
 /* Learns where ld.so's code is (its allocations stay transient). */
 PERM_HIDDEN void perm__interpose_init(void);
 
@@ -44,6 +92,7 @@ PERM_HIDDEN int perm__heap_rearm(void);
 PERM_HIDDEN int perm__heap_ready(void);
 /* jemalloc's version string. */
 PERM_HIDDEN const char *perm__heap_version(void);
+PERM_HIDDEN void perm__heap_flush_thread_cache(void);
 PERM_HIDDEN int perm__heap_stats(uint64_t *allocated, uint64_t *active,
                                  uint64_t *resident, uint64_t *mapped);
 

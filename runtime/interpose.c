@@ -29,6 +29,21 @@ extern void *__libc_pvalloc(size_t);
 
 #define PERM_EXPORT __attribute__((visibility("default")))
 
+/* A call into the private jemalloc, through the fork gate (heap.h). */
+#define GATED(type, call)                                                      \
+  __extension__({                                                              \
+    perm_thread_t *t_ = perm__heap_enter();                                    \
+    type r_ = (call);                                                          \
+    perm__heap_leave(t_);                                                      \
+    r_;                                                                        \
+  })
+
+static void gated_free(void *ptr) {
+  perm_thread_t *t = perm__heap_enter();
+  permje_free(ptr);
+  perm__heap_leave(t);
+}
+
 /*
 ** The dynamic loader's own allocations (link maps of libraries opened with
 ** dlopen, e.g. libgcc_s by pthread_exit; threads' TLS vectors) belong to this
@@ -81,24 +96,25 @@ static size_t libc_usable_size(void *p) {
 }
 
 PERM_EXPORT void *malloc(size_t size) {
-  return interpose_persistent() ? permje_malloc(size) : __libc_malloc(size);
+  return interpose_persistent() ? GATED(void *, permje_malloc(size)) : __libc_malloc(size);
 }
 
 PERM_EXPORT void free(void *ptr) {
   if (perm__in_region(ptr))
-    permje_free(ptr);
+    gated_free(ptr);
   else
     __libc_free(ptr);
 }
 
 PERM_EXPORT void *calloc(size_t n, size_t size) {
-  return interpose_persistent() ? permje_calloc(n, size) : __libc_calloc(n, size);
+  return interpose_persistent() ? GATED(void *, permje_calloc(n, size))
+                                : __libc_calloc(n, size);
 }
 
 PERM_EXPORT void *realloc(void *ptr, size_t size) {
   if (ptr == NULL)
-    return interpose_persistent() ? permje_malloc(size) : __libc_malloc(size);
-  return perm__in_region(ptr) ? permje_realloc(ptr, size)
+    return interpose_persistent() ? GATED(void *, permje_malloc(size)) : __libc_malloc(size);
+  return perm__in_region(ptr) ? GATED(void *, permje_realloc(ptr, size))
                               : __libc_realloc(ptr, size);
 }
 
@@ -113,7 +129,7 @@ PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
 
 PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
   if (interpose_persistent())
-    return permje_posix_memalign(out, align, size);
+    return GATED(int, permje_posix_memalign(out, align, size));
   if (align < sizeof(void *) || (align & (align - 1)) != 0)
     return EINVAL;
   void *p = __libc_memalign(align, size);
@@ -124,30 +140,32 @@ PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 }
 
 PERM_EXPORT void *aligned_alloc(size_t align, size_t size) {
-  return interpose_persistent() ? permje_aligned_alloc(align, size)
+  return interpose_persistent() ? GATED(void *, permje_aligned_alloc(align, size))
                                 : __libc_memalign(align, size);
 }
 
 PERM_EXPORT void *memalign(size_t align, size_t size) {
-  return interpose_persistent() ? permje_memalign(align, size)
+  return interpose_persistent() ? GATED(void *, permje_memalign(align, size))
                                 : __libc_memalign(align, size);
 }
 
 PERM_EXPORT void *valloc(size_t size) {
-  return interpose_persistent() ? permje_valloc(size) : __libc_valloc(size);
+  return interpose_persistent() ? GATED(void *, permje_valloc(size))
+                                : __libc_valloc(size);
 }
 
 PERM_EXPORT void *pvalloc(size_t size) {
   if (!interpose_persistent())
     return __libc_pvalloc(size);
   size_t page = perm__page_size();
-  return permje_valloc(size == 0 ? page : (size + page - 1) & ~(page - 1));
+  return GATED(void *,
+               permje_valloc(size == 0 ? page : (size + page - 1) & ~(page - 1)));
 }
 
 PERM_EXPORT size_t malloc_usable_size(void *ptr) {
   if (ptr == NULL)
     return 0;
-  return perm__in_region(ptr) ? permje_malloc_usable_size(ptr)
+  return perm__in_region(ptr) ? GATED(size_t, permje_malloc_usable_size(ptr))
                               : libc_usable_size(ptr);
 }
 
@@ -158,7 +176,7 @@ PERM_EXPORT void *perm_malloc(size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return permje_malloc(size);
+  return GATED(void *, permje_malloc(size));
 }
 
 PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
@@ -166,7 +184,7 @@ PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return permje_calloc(n, size);
+  return GATED(void *, permje_calloc(n, size));
 }
 
 PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
@@ -176,7 +194,7 @@ PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return permje_realloc(ptr, size);
+  return GATED(void *, permje_realloc(ptr, size));
 }
 
 PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
@@ -184,7 +202,7 @@ PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return permje_aligned_alloc(align, size);
+  return GATED(void *, permje_aligned_alloc(align, size));
 }
 
 PERM_EXPORT void perm_free(void *ptr) { free(ptr); }
