@@ -16,7 +16,7 @@
 #   PERM_BENCH_DIR     where images and files are written (default /var/tmp)
 #   PERM_BENCH_JEMALLOC  the system jemalloc to preload
 #                      (default /usr/lib/x86_64-linux-gnu/libjemalloc.so.2)
-#   PERM_BENCH_ROUNDS  rounds (default 5, 3 with --quick)
+#   PERM_BENCH_ROUNDS  rounds (default 6, 3 with --quick)
 #   PERM_BENCH_RAW     if set, a file that receives every RESULT line
 # Cold-cache restores drop the page cache (echo 3 > /proc/sys/vm/drop_caches)
 # when this may (root); otherwise they are skipped.
@@ -57,7 +57,7 @@ if [ $quick = 1 ]; then
   qflag=--quick
   heap_mib=256
 else
-  rounds=${PERM_BENCH_ROUNDS:-5}
+  rounds=${PERM_BENCH_ROUNDS:-6}
   qflag=
   heap_mib=1024
 fi
@@ -127,8 +127,9 @@ fi
 #----------------------------------------------------- checkpoint, restore ---
 # Each round: a fresh process builds the heap (same seed, same bytes), takes
 # a checkpoint, writes the same chunks with write()+fsync (same commit
-# protocol), takes an async checkpoint; then dd; then restores of the image in
-# new processes.  Every writer creates a new file while its previous one still
+# protocol) and takes an async checkpoint, in an order that rotates from
+# round to round (the position in the sequence matters here); then dd; then
+# restores of the image in new processes.  Every writer creates a new file while its previous one still
 # exists and frees that one afterwards, as the image commit does.
 echo "run.sh: checkpoint and restore of a $heap_mib MiB heap, $rounds rounds" >&2
 ckdir=$work/ckpt
@@ -140,8 +141,13 @@ restore() { # label, then environment assignments
   env "$@" "$bin/perm-bench-checkpoint" --image "$img" --label "$label" restore >>"$raw" 2>>"$log"
 }
 for r in $(seq 1 "$rounds"); do
-  "$bin/perm-bench-checkpoint" $qflag --reps 1 --dir "$ckdir" \
-    checkpoint write_fsync checkpoint_async >>"$raw" 2>>"$log"
+  case $((r % 3)) in
+  0) order="checkpoint write_fsync checkpoint_async" ;;
+  1) order="write_fsync checkpoint_async checkpoint" ;;
+  2) order="checkpoint_async checkpoint write_fsync" ;;
+  esac
+  # shellcheck disable=SC2086 # $order is a list of benchmark names
+  "$bin/perm-bench-checkpoint" $qflag --reps 1 --dir "$ckdir" $order >>"$raw" 2>>"$log"
   # A new file while the previous one still exists, as for the image.
   t0=$(now_ns)
   dd if=/dev/zero of="$ckdir/dd.$r" bs=1M count=$heap_mib conv=fsync status=none
