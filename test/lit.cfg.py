@@ -50,6 +50,8 @@ config.substitutions.append(("%bin", config.perm_bin_dir))
 
 if os.path.exists(config.perm_plugin):
     config.available_features.add("plugin")
+if shutil.which("ld.lld-19") or shutil.which("ld.lld"):
+    config.available_features.add("lld")
 if shutil.which("gcc"):
     config.available_features.add("gcc")
 if shutil.which("mpirun") and os.path.exists(
