@@ -32,9 +32,7 @@ template <class T> struct allocator {
   using size_type = std::size_t;
   using difference_type = std::ptrdiff_t;
   using propagate_on_container_move_assignment = std::true_type;
-  template <class U> struct rebind {
-    using other = allocator<U>;
-  };
+  template <class U> struct rebind { using other = allocator<U>; };
 
   allocator() noexcept = default;
   template <class U> allocator(const allocator<U> &) noexcept {}

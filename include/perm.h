@@ -66,21 +66,21 @@ void *perm_aligned_alloc(size_t alignment, size_t size);
 void perm_free(void *ptr);
 
 typedef struct perm_stats_s {
-  uint64_t allocated;        /* bytes in live allocations (jemalloc) */
-  uint64_t active;           /* bytes in active pages (jemalloc) */
-  uint64_t resident;         /* bytes resident (jemalloc) */
-  uint64_t mapped;           /* bytes mapped by jemalloc */
-  uint64_t region_base;      /* address of the persistent region */
-  uint64_t region_size;      /* its capacity in bytes */
-  uint64_t generation;       /* checkpoints taken over the heap's life */
-  int restored;              /* 1 when this run restored an image */
-  int open;                  /* 1 while an image is attached */
-  uint64_t last_pause_ns;    /* time the program stopped for the last checkpoint */
-  uint64_t last_duration_ns; /* time until the last image was durable */
+  uint64_t allocated;     /* bytes in live allocations (jemalloc) */
+  uint64_t active;        /* bytes in active pages (jemalloc) */
+  uint64_t resident;      /* bytes resident (jemalloc) */
+  uint64_t mapped;        /* bytes mapped by jemalloc */
+  uint64_t region_base;   /* address of the persistent region */
+  uint64_t region_size;   /* its capacity in bytes */
+  uint64_t generation;    /* checkpoints taken over the heap's life */
+  int restored;           /* 1 when this run restored an image */
+  int open;               /* 1 while an image is attached */
+  uint64_t last_pause_ns; /* time the program stopped for the last checkpoint */
+  uint64_t last_duration_ns;   /* time until the last image was durable */
   uint64_t last_bytes_written; /* bytes of the last image file */
-  uint64_t globals_restored; /* registry entries restored by name */
-  uint64_t globals_new;      /* entries in this build but not in the image */
-  uint64_t globals_dropped;  /* entries in the image but not in this build */
+  uint64_t globals_restored;   /* registry entries restored by name */
+  uint64_t globals_new;        /* entries in this build but not in the image */
+  uint64_t globals_dropped;    /* entries in the image but not in this build */
 } perm_stats_t;
 
 int perm_stats(perm_stats_t *stats);

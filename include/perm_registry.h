@@ -20,12 +20,14 @@
 #define PERM_REGISTRY_SECTION "perm_registry"
 
 /* Flags of an entry (bit values are part of the on-disk image format). */
-#define PERM_REG_EXTERNAL 0x1u /* external linkage: name is the C name */
-#define PERM_REG_FILE_STATIC 0x2u /* internal linkage: "file.c:name" */
+#define PERM_REG_EXTERNAL 0x1u     /* external linkage: name is the C name */
+#define PERM_REG_FILE_STATIC 0x2u  /* internal linkage: "file.c:name" */
 #define PERM_REG_STATIC_LOCAL 0x4u /* static local: "function:name" */
-#define PERM_REG_CXX 0x8u /* C++: the name is demangled */
-#define PERM_REG_RAW_SECTION 0x10u /* nameless: the whole "persistent" section */
-#define PERM_REG_RUNTIME 0x20u /* registered at run time with perm_register() */
+#define PERM_REG_CXX 0x8u          /* C++: the name is demangled */
+#define PERM_REG_RAW_SECTION                                                   \
+  0x10u                        /* nameless: the whole "persistent" section */
+#define PERM_REG_RUNTIME 0x20u /* registered at run time with perm_register()  \
+                                */
 
 /*
 ** One persistent global.  All fields are 64-bit so that the layout is the

@@ -9,26 +9,31 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../include/perm.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "heap.h"
-#include "registry.h"
 #include "region.h"
+#include "registry.h"
 #include "restore.h"
 
 #define PERM_EXPORT __attribute__((visibility("default")))
 
-typedef enum api_access_e { API_NEW, API_RESTORE, API_READONLY, API_APPEND } api_access_t;
+typedef enum api_access_e {
+  API_NEW,
+  API_RESTORE,
+  API_READONLY,
+  API_APPEND
+} api_access_t;
 
 typedef struct api_mode_s {
   api_access_t access;
@@ -42,8 +47,8 @@ typedef struct api_s {
   int writable;
   int restored;
   api_mode_t mode;
-  char *path;           /* the image, transient memory */
-  perm_ckpt_t ckpt;     /* the checkpoint in flight, if any */
+  char *path;       /* the image, transient memory */
+  perm_ckpt_t ckpt; /* the checkpoint in flight, if any */
   char *ckpt_path;
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
 } api_t;
@@ -60,15 +65,23 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
   memset(m, 0, sizeof *m);
   if (s == NULL || *s == '\0')
     return perm__errorf(EINVAL, "perm_open: the mode is empty; use \"w+\", "
-                        "\"r+\", \"r\" or \"a+\" (plus x, e)");
+                                "\"r+\", \"r\" or \"a+\" (plus x, e)");
   const char *p = s;
   switch (*p++) {
-  case 'w': m->access = API_NEW; break;
-  case 'a': m->access = API_APPEND; break;
-  case 'r': m->access = API_READONLY; break;
+  case 'w':
+    m->access = API_NEW;
+    break;
+  case 'a':
+    m->access = API_APPEND;
+    break;
+  case 'r':
+    m->access = API_READONLY;
+    break;
   default:
-    return perm__errorf(EINVAL, "perm_open: bad mode \"%s\": it starts with "
-                        "'%c'; use w, r or a, then optional + x e", s, *s);
+    return perm__errorf(EINVAL,
+                        "perm_open: bad mode \"%s\": it starts with "
+                        "'%c'; use w, r or a, then optional + x e",
+                        s, *s);
   }
   if (*p == '+') {
     p++;
@@ -81,7 +94,8 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
     else if (*p == 'e' && !m->eager)
       m->eager = 1;
     else
-      return perm__errorf(EINVAL, "perm_open: bad mode \"%s\": unexpected "
+      return perm__errorf(EINVAL,
+                          "perm_open: bad mode \"%s\": unexpected "
                           "'%c' at position %d; modifiers are x (explicit "
                           "allocation) and e (eager restore), once each",
                           s, *p, (int)(p - s) + 1);
@@ -140,17 +154,21 @@ int perm__open(const char *path, const char *mode, uint64_t capacity) {
 
   pthread_mutex_lock(&api.lock);
   if (api.open) {
-    rc = perm__errorf(EALREADY, "perm_open('%s'): '%s' is already open; "
-                      "perm_close it first", path, api.path);
+    rc = perm__errorf(EALREADY,
+                      "perm_open('%s'): '%s' is already open; "
+                      "perm_close it first",
+                      path, api.path);
     goto out;
   }
   struct stat st;
   int exists = lstat(path, &st) == 0;
   int restoring = exists && m.access != API_NEW;
   if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
-    rc = perm__errorf(ENOENT, "perm_open('%s', \"%s\"): the image does not "
+    rc = perm__errorf(ENOENT,
+                      "perm_open('%s', \"%s\"): the image does not "
                       "exist; use mode \"a+\" to create it when missing, or "
-                      "\"w+\" for a new heap", path, mode);
+                      "\"w+\" for a new heap",
+                      path, mode);
     goto out;
   }
   if (restoring) {
@@ -162,8 +180,8 @@ int perm__open(const char *path, const char *mode, uint64_t capacity) {
     if (rc != 0)
       goto out;
     perm__verbose("restored '%s': generation %llu, %llu globals restored, "
-                  "%llu new, %llu dropped", path,
-                  (unsigned long long)perm__saved.generation,
+                  "%llu new, %llu dropped",
+                  path, (unsigned long long)perm__saved.generation,
                   (unsigned long long)counts.restored,
                   (unsigned long long)counts.fresh,
                   (unsigned long long)counts.dropped);
@@ -204,19 +222,23 @@ static int api_checkpoint(const char *target, int async) {
   pthread_mutex_lock(&api.lock);
   int rc = 0;
   if (!perm__heap_ready()) {
-    rc = perm__errorf(EBADF, "checkpoint: no persistent heap; call perm_open first");
+    rc = perm__errorf(EBADF,
+                      "checkpoint: no persistent heap; call perm_open first");
     goto out;
   }
   if (target == NULL) {
     if (!api.open) {
-      rc = perm__errorf(EBADF, "perm_checkpoint: no image is open; call "
-                        "perm_open first (or perm_checkpoint_to a path)");
+      rc =
+          perm__errorf(EBADF, "perm_checkpoint: no image is open; call "
+                              "perm_open first (or perm_checkpoint_to a path)");
       goto out;
     }
     if (!api.writable) {
-      rc = perm__errorf(EROFS, "perm_checkpoint: '%s' was opened read-only "
+      rc = perm__errorf(EROFS,
+                        "perm_checkpoint: '%s' was opened read-only "
                         "(mode \"r\"); open it with \"r+\" to update it, or "
-                        "use perm_checkpoint_to another path", api.path);
+                        "use perm_checkpoint_to another path",
+                        api.path);
       goto out;
     }
     target = api.path;

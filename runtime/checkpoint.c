@@ -58,7 +58,7 @@ static int ckpt_state_block(perm_image_writer_t *w, uint32_t code, char *lo,
                             char *hi) {
   if (lo == NULL || hi == NULL || hi < lo)
     return perm__errorf(EIO, "the runtime was linked without its state "
-                        "sections; link libpermrt as documented");
+                             "sections; link libpermrt as documented");
   return perm__image_writer_block(w, PERM_BLOCK_STATE, code, (uint64_t)lo, lo,
                                   (size_t)(hi - lo));
 }
@@ -69,8 +69,10 @@ static int ckpt_fsync_dir(const char *path) {
   const char *dir = dirname(buf);
   int fd = perm__sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0)
-    return perm__errorf_errno(errno, "cannot open the directory '%s' to make "
-                              "the image durable", dir);
+    return perm__errorf_errno(errno,
+                              "cannot open the directory '%s' to make "
+                              "the image durable",
+                              dir);
   int rc = perm__sys_fsync(fd) == 0 ? 0 : -errno;
   close(fd);
   if (rc != 0)
@@ -97,7 +99,8 @@ static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
   snprintf(w.hdr.jemalloc_version, sizeof w.hdr.jemalloc_version, "%s",
            perm__heap_version());
   uint64_t resident, mapped;
-  perm__heap_stats(&w.hdr.heap_allocated, &w.hdr.heap_active, &resident, &mapped);
+  perm__heap_stats(&w.hdr.heap_allocated, &w.hdr.heap_active, &resident,
+                   &mapped);
   if (perm__registry_has_raw())
     w.hdr.flags |= PERM_IMAGE_F_RAW_GLOBALS;
 
@@ -121,7 +124,8 @@ static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
   if (rc == 0)
     rc = ckpt_state_block(&w, PERM_STATE_RUNTIME, __start_permrt_state,
                           __stop_permrt_state);
-  if (rc == 0 && perm__region_foreach_run(&s->region, ckpt_collect_run, &runs) != 0)
+  if (rc == 0 &&
+      perm__region_foreach_run(&s->region, ckpt_collect_run, &runs) != 0)
     rc = perm__errorf(ENOMEM, "out of memory listing region runs");
   if (rc == 0) {
     perm_image_table_t t = {.count = (uint32_t)runs.n,
@@ -155,7 +159,8 @@ static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
   if (perm__sys_unlink(prev) != 0 && errno != ENOENT) {
     rc = perm__errorf_errno(errno, "cannot replace '%s'", prev);
   } else if (perm__sys_link(path, prev) != 0 && errno != ENOENT) {
-    rc = perm__errorf_errno(errno, "cannot keep the previous image as '%s'", prev);
+    rc = perm__errorf_errno(errno, "cannot keep the previous image as '%s'",
+                            prev);
   } else if (perm__sys_rename(tmp, path) != 0) {
     rc = perm__errorf_errno(errno, "cannot rename '%s' to '%s'", tmp, path);
   }
@@ -237,7 +242,8 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
     return perm__errorf(EIO,
                         "the checkpoint process %d was killed by signal %d "
                         "(%s); the previous image is intact",
-                        (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                        (int)pid, WTERMSIG(status),
+                        strsignal(WTERMSIG(status)));
   if (w < 0 && errno == ECHILD)
     return perm__errorf(ECHILD,
                         "the checkpoint process %d was reaped by someone else "
@@ -278,7 +284,8 @@ void perm__checkpoint_clean_stale(const char *path) {
   size_t nl = strlen(name);
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    if (strncmp(e->d_name, name, nl) != 0 || strncmp(e->d_name + nl, ".tmp-", 5) != 0)
+    if (strncmp(e->d_name, name, nl) != 0 ||
+        strncmp(e->d_name + nl, ".tmp-", 5) != 0)
       continue;
     char *end;
     long pid = strtol(e->d_name + nl + 5, &end, 10);

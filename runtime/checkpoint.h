@@ -10,23 +10,24 @@
 #include "perm_internal.h"
 
 typedef struct perm_ckpt_s {
-  pid_t pid;              /* the child writing the image, 0 = none */
-  int fd;                 /* read end of the child's result pipe */
-  uint64_t start_ns;      /* when fork was called */
-  uint64_t pause_ns;      /* how long fork stopped the caller */
+  pid_t pid;         /* the child writing the image, 0 = none */
+  int fd;            /* read end of the child's result pipe */
+  uint64_t start_ns; /* when fork was called */
+  uint64_t pause_ns; /* how long fork stopped the caller */
 } perm_ckpt_t;
 
 typedef struct perm_ckpt_result_s {
-  int rc;                 /* 0 or -errno */
-  uint64_t bytes;         /* apparent size of the image */
-  uint64_t generation;    /* the generation the image holds */
-  char message[1536];     /* perm_error() text when rc != 0 */
+  int rc;              /* 0 or -errno */
+  uint64_t bytes;      /* apparent size of the image */
+  uint64_t generation; /* the generation the image holds */
+  char message[1536];  /* perm_error() text when rc != 0 */
 } perm_ckpt_result_t;
 
 /* Forks; the child writes path atomically.  The caller holds api.c's lock. */
 PERM_HIDDEN int perm__checkpoint_start(perm_ckpt_t *c, const char *path);
 /* Waits for the child and returns its result (0 or -errno, message set). */
-PERM_HIDDEN int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res);
+PERM_HIDDEN int perm__checkpoint_finish(perm_ckpt_t *c,
+                                        perm_ckpt_result_t *res);
 /* Removes NAME.tmp-PID files left by checkpoints killed mid-way. */
 PERM_HIDDEN void perm__checkpoint_clean_stale(const char *path);
 

@@ -52,8 +52,10 @@ PERM_EXPORT int mclose(void) {
 PERM_EXPORT int bopen(const char *fname, const char *mode) {
   if (fname == NULL || *fname == '\0' || mode == NULL ||
       strchr("rwa", mode[0]) == NULL) {
-    perm__errorf(EINVAL, "bopen('%s', \"%s\"): give a path and a mode "
-                 "starting with r, w or a", fname ? fname : "", mode ? mode : "");
+    perm__errorf(EINVAL,
+                 "bopen('%s', \"%s\"): give a path and a mode "
+                 "starting with r, w or a",
+                 fname ? fname : "", mode ? mode : "");
     errno = EINVAL;
     return -1;
   }

@@ -21,12 +21,26 @@ int perm__parse_size(const char *s, uint64_t *out) {
     return -EINVAL;
   unsigned shift = 0;
   switch (toupper((unsigned char)*end)) {
-  case '\0': break;
-  case 'K': shift = 10; end++; break;
-  case 'M': shift = 20; end++; break;
-  case 'G': shift = 30; end++; break;
-  case 'T': shift = 40; end++; break;
-  default: return -EINVAL;
+  case '\0':
+    break;
+  case 'K':
+    shift = 10;
+    end++;
+    break;
+  case 'M':
+    shift = 20;
+    end++;
+    break;
+  case 'G':
+    shift = 30;
+    end++;
+    break;
+  case 'T':
+    shift = 40;
+    end++;
+    break;
+  default:
+    return -EINVAL;
   }
   if (*end == 'B' || *end == 'b')
     end++;
@@ -65,13 +79,15 @@ int perm__config_load(perm_config_t *c) {
     if (perm__parse_size(v, &c->address) != 0 || c->address % PERM_REGION_HUGE)
       return perm__errorf(EINVAL,
                           "PERM_ADDRESS='%s' is not a 2 MiB-aligned address "
-                          "(example: 0x7e0000000000)", v);
+                          "(example: 0x7e0000000000)",
+                          v);
   }
   if ((v = getenv("PERM_SIZE")) != NULL && *v) {
     if (perm__parse_size(v, &c->size) != 0 || c->size < (4ull << 20))
       return perm__errorf(EINVAL,
                           "PERM_SIZE='%s' is not a size of at least 4M "
-                          "(examples: 1G, 64G, 512M)", v);
+                          "(examples: 1G, 64G, 512M)",
+                          v);
     c->size = (c->size + PERM_REGION_HUGE - 1) & ~(PERM_REGION_HUGE - 1);
   }
   if ((v = getenv("PERM_VERIFY")) != NULL && *v) {

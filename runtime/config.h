@@ -10,11 +10,11 @@
 #include "perm_internal.h"
 
 typedef struct perm_config_s {
-  uint64_t address;    /* PERM_ADDRESS: region base for new heaps */
-  uint64_t size;       /* PERM_SIZE: region capacity for new heaps */
-  int verify_full;     /* PERM_VERIFY=full (default) | metadata */
-  int eager;           /* PERM_RESTORE=eager | lazy (default) */
-  int allow_rebuild;   /* PERM_ALLOW_REBUILD=1 */
+  uint64_t address;  /* PERM_ADDRESS: region base for new heaps */
+  uint64_t size;     /* PERM_SIZE: region capacity for new heaps */
+  int verify_full;   /* PERM_VERIFY=full (default) | metadata */
+  int eager;         /* PERM_RESTORE=eager | lazy (default) */
+  int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);

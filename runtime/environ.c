@@ -26,19 +26,19 @@
 #define ENV_DEFAULT_SIZE (1ull << 30) /* PERM's default for PERM_SIZE */
 
 typedef struct environ_s {
-  int signal_pipe[2];     /* the handler writes, the checkpoint thread reads */
-  int signo;              /* PERM_CHECKPOINT_SIGNAL, 0 = none */
-  int thread_tid;         /* the checkpoint thread, 0 = none */
-  int at_exit;            /* PERM_CHECKPOINT_AT_EXIT */
-  char path[4096];        /* PERM_FNAME, expanded */
+  int signal_pipe[2]; /* the handler writes, the checkpoint thread reads */
+  int signo;          /* PERM_CHECKPOINT_SIGNAL, 0 = none */
+  int thread_tid;     /* the checkpoint thread, 0 = none */
+  int at_exit;        /* PERM_CHECKPOINT_AT_EXIT */
+  char path[4096];    /* PERM_FNAME, expanded */
 } environ_t;
 
 static environ_t env_state = {.signal_pipe = {-1, -1}};
 
 static const char *env_rank(void) {
-  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
-                                     "PMI_RANK", "PMI_ID", "MV2_COMM_WORLD_RANK",
-                                     "SLURM_PROCID"};
+  static const char *const vars[] = {
+      "OMPI_COMM_WORLD_RANK", "PMIX_RANK",   "PMI_RANK", "PMI_ID",
+      "MV2_COMM_WORLD_RANK",  "SLURM_PROCID"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
     const char *v = getenv(vars[i]);
     if (v != NULL && *v)
@@ -58,14 +58,20 @@ int perm__expand_fname(const char *in, char *out, size_t size) {
       tmp[1] = '\0';
     } else {
       switch (*++p) {
-      case 'r': add = env_rank(); break;
-      case 'p': snprintf(tmp, sizeof tmp, "%d", (int)getpid()); break;
+      case 'r':
+        add = env_rank();
+        break;
+      case 'p':
+        snprintf(tmp, sizeof tmp, "%d", (int)getpid());
+        break;
       case 'h':
         if (gethostname(tmp, sizeof tmp) != 0)
           snprintf(tmp, sizeof tmp, "localhost");
         tmp[sizeof tmp - 1] = '\0';
         break;
-      case '%': snprintf(tmp, sizeof tmp, "%%"); break;
+      case '%':
+        snprintf(tmp, sizeof tmp, "%%");
+        break;
       default:
         return perm__errorf(EINVAL,
                             "PERM_FNAME='%s': unknown '%%%c'; use %%r (MPI "
@@ -98,8 +104,10 @@ static int env_signal(const char *v, int *signo) {
       *signo = s;
   }
   if (*signo == SIGKILL || *signo == SIGSTOP || *signo == 0)
-    return perm__errorf(EINVAL, "PERM_CHECKPOINT_SIGNAL='%s' is not a signal "
-                        "that can be caught (example: USR1)", v);
+    return perm__errorf(EINVAL,
+                        "PERM_CHECKPOINT_SIGNAL='%s' is not a signal "
+                        "that can be caught (example: USR1)",
+                        v);
   return 0;
 }
 
@@ -130,12 +138,14 @@ static void *env_checkpoint_thread(void *arg) {
       fprintf(stderr, "perm: checkpoint on signal %s failed: %s\n",
               sigabbrev_np(env_state.signo), perm_error());
     else
-      perm__verbose("checkpoint on signal %s written", sigabbrev_np(env_state.signo));
+      perm__verbose("checkpoint on signal %s written",
+                    sigabbrev_np(env_state.signo));
   }
 }
 
 int perm__is_own_thread(int tid) {
-  return tid != 0 && tid == __atomic_load_n(&env_state.thread_tid, __ATOMIC_ACQUIRE);
+  return tid != 0 &&
+         tid == __atomic_load_n(&env_state.thread_tid, __ATOMIC_ACQUIRE);
 }
 
 static void env_at_exit(void) {
@@ -162,7 +172,8 @@ __attribute__((constructor(103))) static void env_start(void) {
     env_fatal();
   const char *fname = getenv("PERM_FNAME");
   const char *exitv = getenv("PERM_CHECKPOINT_AT_EXIT");
-  if (perm__parse_bool("PERM_CHECKPOINT_AT_EXIT", exitv, &env_state.at_exit) != 0)
+  if (perm__parse_bool("PERM_CHECKPOINT_AT_EXIT", exitv, &env_state.at_exit) !=
+      0)
     env_fatal();
   if (exitv == NULL)
     env_state.at_exit = fname != NULL && *fname; /* PERM's behaviour */
@@ -171,8 +182,10 @@ __attribute__((constructor(103))) static void env_start(void) {
   if (fname == NULL || *fname == '\0') {
     const char *mode = getenv("PERM_MODE");
     if ((mode != NULL && *mode) || env_state.signo != 0) {
-      perm__errorf(EINVAL, "%s is set but PERM_FNAME is not: name the image "
-                   "with PERM_FNAME", mode ? "PERM_MODE" : "PERM_CHECKPOINT_SIGNAL");
+      perm__errorf(EINVAL,
+                   "%s is set but PERM_FNAME is not: name the image "
+                   "with PERM_FNAME",
+                   mode ? "PERM_MODE" : "PERM_CHECKPOINT_SIGNAL");
       env_fatal();
     }
     return;
@@ -182,8 +195,8 @@ __attribute__((constructor(103))) static void env_start(void) {
   const char *mode = getenv("PERM_MODE");
   if (mode == NULL || *mode == '\0')
     mode = "w+";
-  uint64_t size = getenv("PERM_SIZE") && *getenv("PERM_SIZE") ? cfg.size
-                                                              : ENV_DEFAULT_SIZE;
+  uint64_t size =
+      getenv("PERM_SIZE") && *getenv("PERM_SIZE") ? cfg.size : ENV_DEFAULT_SIZE;
   /* The thread first, so its thread data are not in the persistent heap. */
   if (env_state.signo != 0) {
     pthread_t th;
@@ -196,14 +209,15 @@ __attribute__((constructor(103))) static void env_start(void) {
         pthread_create(&th, NULL, env_checkpoint_thread, NULL) != 0 ||
         sigaction(env_state.signo, &sa, NULL) != 0) {
       perm__errorf_errno(errno, "PERM_CHECKPOINT_SIGNAL: cannot set up the "
-                         "checkpoint thread");
+                                "checkpoint thread");
       env_fatal();
     }
     pthread_detach(th);
   }
   if (perm__open(env_state.path, mode, size) != 0) {
     char msg[2100];
-    snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)", perm_error());
+    snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)",
+             perm_error());
     perm__error_set_raw(msg);
     env_fatal();
   }

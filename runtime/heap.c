@@ -20,15 +20,15 @@
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
-#include <sched.h>
-#include <sys/syscall.h>
-#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "heap.h"
@@ -47,7 +47,7 @@ extern pthread_key_t permje_tsd_tsd;
 extern const char *permje_malloc_conf;
 extern char permje_arena_emap_global[];
 
-#define TSD_STATE_PURGATORY 4 /* jemalloc 5.3.0 tsd_state_purgatory */
+#define TSD_STATE_PURGATORY 4     /* jemalloc 5.3.0 tsd_state_purgatory */
 #define TSD_STATE_UNINITIALIZED 6 /* tsd_state_uninitialized */
 
 /*
@@ -61,21 +61,23 @@ static const char heap_conf[] =
     "percpu_arena:disabled,metadata_thp:disabled,retain:true,"
     "muzzy_decay_ms:0";
 
-#define HEAP_JEMALLOC_VERSION "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
+#define HEAP_JEMALLOC_VERSION                                                  \
+  "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
 
 perm_dispatch_t perm__dispatch;
 
 typedef struct heap_s {
-  pthread_mutex_t threads_lock;  /* Recursive; guards threads. */
-  perm_thread_t *threads;        /* threads that called into the instance */
-  pthread_key_t self_key;        /* its destructor unlinks an exiting thread */
+  pthread_mutex_t threads_lock; /* Recursive; guards threads. */
+  perm_thread_t *threads;       /* threads that called into the instance */
+  pthread_key_t self_key;       /* its destructor unlinks an exiting thread */
   pthread_once_t self_key_once;
-  int ready;                     /* the instance holds a heap in this process */
-  int checkpoint_fork;           /* the next fork is a checkpoint's */
+  int ready;           /* the instance holds a heap in this process */
+  int checkpoint_fork; /* the next fork is a checkpoint's */
   int atfork_installed;
-  int creating;                  /* inside perm__heap_create: learn the rtree lock */
-  pthread_key_t rollback_key;    /* this process's tsd key, kept across a rollback */
-  void *rollback_tsd;            /* the rolling-back thread's tsd */
+  int creating; /* inside perm__heap_create: learn the rtree lock */
+  pthread_key_t
+      rollback_key;   /* this process's tsd key, kept across a rollback */
+  void *rollback_tsd; /* the rolling-back thread's tsd */
 } heap_t;
 
 static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
@@ -140,14 +142,16 @@ void perm__heap_gate_wait(perm_thread_t *t) {
   while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE)) {
     __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
     while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE))
-      syscall(SYS_futex, &perm__gate.pending, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+      syscall(SYS_futex, &perm__gate.pending, FUTEX_WAIT_PRIVATE, 1, NULL, NULL,
+              0);
     __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
   }
 }
 
 static void heap_gate_membarrier_register(void) {
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+              0) != 0)
     perm__gate.strict = 1;
 }
 
@@ -491,7 +495,8 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   return 0;
 }
 
-/* Rewrites an arena's decay times so its timers start from this process's clock. */
+/* Rewrites an arena's decay times so its timers start from this process's
+ * clock. */
 static void heap_rearm_decay(unsigned arena) {
   static const char *const names[] = {"dirty_decay_ms", "muzzy_decay_ms"};
   for (int i = 0; i < 2; i++) {

@@ -23,15 +23,17 @@ size_t permje_malloc_usable_size(const void *);
 void permje_sdallocx(void *, size_t, int);
 int permje_mallctl(const char *, void *, size_t *, void *, size_t);
 
-/* Dispatch state read on every malloc: plain globals, set under api.c's lock. */
+/* Dispatch state read on every malloc: plain globals, set under api.c's lock.
+ */
 typedef struct perm_dispatch_s {
-  uint64_t lo, hi;     /* [lo, hi): the region, 0/0 when there is none */
-  int persistent;      /* plain malloc goes to the private heap */
+  uint64_t lo, hi; /* [lo, hi): the region, 0/0 when there is none */
+  int persistent;  /* plain malloc goes to the private heap */
 } perm_dispatch_t;
 PERM_HIDDEN extern perm_dispatch_t perm__dispatch;
 
 static inline int perm__in_region(const void *p) {
-  return (uint64_t)p - perm__dispatch.lo < perm__dispatch.hi - perm__dispatch.lo;
+  return (uint64_t)p - perm__dispatch.lo <
+         perm__dispatch.hi - perm__dispatch.lo;
 }
 
 /*
@@ -46,10 +48,10 @@ static inline int perm__in_region(const void *p) {
 ** with membarrier(2).
 */
 typedef struct perm_thread_s {
-  int in_op;                    /* depth of calls into the private jemalloc */
-  int registered;               /* linked in the list of threads */
-  int exit_rounds;              /* destructor rounds waited for jemalloc's */
-  void *tsd;                    /* jemalloc's tsd of this thread, if any */
+  int in_op;       /* depth of calls into the private jemalloc */
+  int registered;  /* linked in the list of threads */
+  int exit_rounds; /* destructor rounds waited for jemalloc's */
+  void *tsd;       /* jemalloc's tsd of this thread, if any */
   struct perm_thread_s *prev, *next; /* guarded by heap.c's threads_lock */
 } perm_thread_t;
 
@@ -73,7 +75,8 @@ static inline perm_thread_t *perm__heap_enter(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
   else
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (__builtin_expect(__atomic_load_n(&perm__gate.pending, __ATOMIC_RELAXED), 0))
+  if (__builtin_expect(__atomic_load_n(&perm__gate.pending, __ATOMIC_RELAXED),
+                       0))
     perm__heap_gate_wait(t);
   return t;
 }

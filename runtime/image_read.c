@@ -18,15 +18,22 @@
 
 const char *perm__image_block_name(uint32_t type, uint32_t flags) {
   switch (type) {
-  case PERM_BLOCK_OBJECTS: return "the loaded-objects block";
-  case PERM_BLOCK_REGISTRY: return "the registry block";
-  case PERM_BLOCK_RUNS: return "the region-runs block";
-  case PERM_BLOCK_EXTENTS: return "the extent table";
+  case PERM_BLOCK_OBJECTS:
+    return "the loaded-objects block";
+  case PERM_BLOCK_REGISTRY:
+    return "the registry block";
+  case PERM_BLOCK_RUNS:
+    return "the region-runs block";
+  case PERM_BLOCK_EXTENTS:
+    return "the extent table";
   case PERM_BLOCK_STATE:
     switch (flags) {
-    case PERM_STATE_JEMALLOC_DATA: return "the allocator state block (data)";
-    case PERM_STATE_JEMALLOC_BSS: return "the allocator state block (bss)";
-    case PERM_STATE_RUNTIME: return "the runtime state block";
+    case PERM_STATE_JEMALLOC_DATA:
+      return "the allocator state block (data)";
+    case PERM_STATE_JEMALLOC_BSS:
+      return "the allocator state block (bss)";
+    case PERM_STATE_RUNTIME:
+      return "the runtime state block";
     }
     return "a state block";
   }
@@ -56,7 +63,8 @@ int perm__image_open(perm_image_t *img, const char *path) {
   int rc = 0;
   perm_image_header_t *h = &img->hdr;
   if (!S_ISREG(st.st_mode)) {
-    rc = perm__errorf(EINVAL, "'%s' is not a regular file, so not a PERM image", path);
+    rc = perm__errorf(EINVAL, "'%s' is not a regular file, so not a PERM image",
+                      path);
   } else if (img->file_size < sizeof *h ||
              perm__sys_pread_all(img->fd, h, sizeof *h, 0) != 0) {
     if (img->file_size >= 8 && perm__sys_pread_all(img->fd, h, 8, 0) == 0 &&
@@ -66,8 +74,9 @@ int perm__image_open(perm_image_t *img, const char *path) {
                         " bytes, not even a header (restore '%s.prev')",
                         path, img->file_size, path);
     else
-      rc = perm__errorf(EINVAL, "'%s' is not a PERM image (%" PRIu64 " bytes, no header)",
-                        path, img->file_size);
+      rc = perm__errorf(
+          EINVAL, "'%s' is not a PERM image (%" PRIu64 " bytes, no header)",
+          path, img->file_size);
   } else if (memcmp(h->magic, PERM_IMAGE_MAGIC, 8) != 0) {
     rc = perm__errorf(EINVAL, "'%s' is not a PERM image (bad magic)", path);
   } else if (h->format_version != PERM_IMAGE_FORMAT_VERSION ||
@@ -87,7 +96,8 @@ int perm__image_open(perm_image_t *img, const char *path) {
     rc = perm__errorf(EINVAL,
                       "the image '%s' is %s: %" PRIu64 " bytes on disk, the "
                       "header says %" PRIu64 " (restore '%s.prev')",
-                      path, img->file_size < h->file_size ? "truncated" : "too long",
+                      path,
+                      img->file_size < h->file_size ? "truncated" : "too long",
                       img->file_size, h->file_size, path);
   } else if (h->page_size != perm__page_size()) {
     rc = perm__errorf(EINVAL,
@@ -95,7 +105,8 @@ int perm__image_open(perm_image_t *img, const char *path) {
                       "machine has %zu",
                       path, h->page_size, perm__page_size());
   } else if (h->nblocks > PERM_IMAGE_MAX_BLOCKS) {
-    rc = perm__errorf(EINVAL, "the image '%s' has a corrupted block table", path);
+    rc = perm__errorf(EINVAL, "the image '%s' has a corrupted block table",
+                      path);
   } else {
     for (uint32_t i = 0; i < h->nblocks && rc == 0; i++) {
       const perm_image_block_t *b = &h->blocks[i];
@@ -108,8 +119,10 @@ int perm__image_open(perm_image_t *img, const char *path) {
     }
     if (rc == 0 && (h->data_offset > img->file_size ||
                     h->region_top > img->file_size - h->data_offset))
-      rc = perm__errorf(EINVAL, "the image '%s' is corrupted: region data "
-                        "lies outside the file", path);
+      rc = perm__errorf(EINVAL,
+                        "the image '%s' is corrupted: region data "
+                        "lies outside the file",
+                        path);
   }
   if (rc != 0)
     perm__image_close(img);
@@ -146,7 +159,8 @@ int perm__image_read_block(const perm_image_t *img, const perm_image_block_t *b,
                            void **out) {
   void *buf = perm__tmalloc(b->length ? b->length : 1);
   if (buf == NULL)
-    return perm__errorf(ENOMEM, "out of memory reading the image '%s'", img->path);
+    return perm__errorf(ENOMEM, "out of memory reading the image '%s'",
+                        img->path);
   int rc = perm__image_read_block_into(img, b, buf);
   if (rc != 0) {
     perm__tfree(buf);
@@ -156,13 +170,15 @@ int perm__image_read_block(const perm_image_t *img, const perm_image_block_t *b,
   return 0;
 }
 
-int perm__image_read_extent(const perm_image_t *img, const perm_image_extent_t *e,
-                            void *dst) {
+int perm__image_read_extent(const perm_image_t *img,
+                            const perm_image_extent_t *e, void *dst) {
   const perm_image_header_t *h = &img->hdr;
   if (e->addr < h->region_base || e->length > h->region_top ||
       e->addr - h->region_base > h->region_top - e->length)
-    return perm__errorf(EINVAL, "the image '%s' is corrupted: an extent lies "
-                        "outside the region", img->path);
+    return perm__errorf(EINVAL,
+                        "the image '%s' is corrupted: an extent lies "
+                        "outside the region",
+                        img->path);
   off_t off = (off_t)(h->data_offset + (e->addr - h->region_base));
   uint64_t sum;
   if (dst != NULL) {
@@ -183,7 +199,8 @@ int perm__image_read_extent(const perm_image_t *img, const perm_image_extent_t *
       int rc = perm__sys_pread_all(img->fd, buf, n, off + (off_t)done);
       if (rc != 0) {
         perm__tfree(buf);
-        return perm__errorf(-rc, "cannot read region data of the image '%s': %s",
+        return perm__errorf(-rc,
+                            "cannot read region data of the image '%s': %s",
                             img->path, strerror(-rc));
       }
       XXH3_64bits_update(&st, buf, n);

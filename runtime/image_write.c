@@ -17,13 +17,15 @@
 #include "image.h"
 #include "sys.h"
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 int perm__image_writer_open(perm_image_writer_t *w, const char *path) {
   memset(w, 0, sizeof *w);
   w->path = path;
-  w->fd = perm__sys_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                         0600);
+  w->fd = perm__sys_open(
+      path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (w->fd < 0)
     return perm__errorf_errno(errno,
                               "cannot create the image '%s' (is the directory "
@@ -55,9 +57,12 @@ static int writer_add(perm_image_writer_t *w, uint32_t type, uint32_t flags,
                       uint64_t addr, uint64_t off, uint64_t len, uint64_t sum) {
   if (w->hdr.nblocks >= PERM_IMAGE_MAX_BLOCKS)
     return perm__errorf(E2BIG, "too many blocks for one image");
-  w->hdr.blocks[w->hdr.nblocks++] = (perm_image_block_t){
-      .type = type, .flags = flags, .offset = off, .length = len,
-      .addr = addr, .checksum = sum};
+  w->hdr.blocks[w->hdr.nblocks++] = (perm_image_block_t){.type = type,
+                                                         .flags = flags,
+                                                         .offset = off,
+                                                         .length = len,
+                                                         .addr = addr,
+                                                         .checksum = sum};
   return 0;
 }
 
@@ -87,7 +92,8 @@ int perm__image_writer_block(perm_image_writer_t *w, uint32_t type,
 ** /proc/self/pagemap; a page never touched, or purged, reads as zero and is
 ** left as a hole.  Without pagemap every page is a candidate.
 */
-static int writer_pagemap(int pm, uint64_t addr, size_t npages, uint64_t *bits) {
+static int writer_pagemap(int pm, uint64_t addr, size_t npages,
+                          uint64_t *bits) {
   if (pm < 0)
     return -1;
   size_t page = perm__page_size();
@@ -97,8 +103,8 @@ static int writer_pagemap(int pm, uint64_t addr, size_t npages, uint64_t *bits) 
 static int page_is_zero(const void *p, size_t page) {
   const uint64_t *w = p;
   for (size_t i = 0; i < page / 8; i += 8)
-    if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
-         w[i + 7]) != 0)
+    if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
+         w[i + 6] | w[i + 7]) != 0)
       return 0;
   return 1;
 }
@@ -113,7 +119,8 @@ static int extent_flush(perm_image_writer_t *w, extent_list_t *l, uint64_t base,
   if (end == start)
     return 0;
   uint64_t off = w->hdr.data_offset + (start - base);
-  int rc = perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
+  int rc =
+      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
   if (rc != 0)
     return writer_fail(w, rc, "region data");
   if (l->n == l->cap) {
@@ -125,7 +132,8 @@ static int extent_flush(perm_image_writer_t *w, extent_list_t *l, uint64_t base,
     l->cap = ncap;
   }
   l->v[l->n++] = (perm_image_extent_t){
-      .addr = start, .length = end - start,
+      .addr = start,
+      .length = end - start,
       .checksum = XXH3_64bits((const void *)start, end - start)};
   w->hdr.data_bytes += end - start;
   return 0;
@@ -151,7 +159,8 @@ static void writer_file_ranges(uint64_t base, uint64_t top, file_ranges_t *fr) {
     unsigned long long lo, hi, off, inode;
     char perms[8], dev[16];
     if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &lo, &hi, perms, &off, dev,
-               &inode) != 6 || inode == 0)
+               &inode) != 6 ||
+        inode == 0)
       continue;
     if (hi <= base || lo >= base + top)
       continue;
@@ -232,7 +241,8 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
 int perm__image_writer_finish(perm_image_writer_t *w) {
   w->hdr.file_size = w->next;
   /* The last block may end before its page does; the size covers it. */
-  int rc = perm__sys_ftruncate(w->fd, (off_t)w->hdr.file_size) == 0 ? 0 : -errno;
+  int rc =
+      perm__sys_ftruncate(w->fd, (off_t)w->hdr.file_size) == 0 ? 0 : -errno;
   if (rc != 0)
     return writer_fail(w, rc, "the file size");
   w->hdr.header_checksum =

@@ -10,11 +10,11 @@
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <link.h>
-#include <sys/auxv.h>
 #include <errno.h>
+#include <link.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "heap.h"
 
@@ -56,7 +56,8 @@ typedef struct interpose_ldso_s {
 
 static interpose_ldso_t interpose_ldso;
 
-static int interpose_find_ldso(struct dl_phdr_info *info, size_t size, void *arg) {
+static int interpose_find_ldso(struct dl_phdr_info *info, size_t size,
+                               void *arg) {
   (void)size;
   uintptr_t base = *(uintptr_t *)arg;
   if (info->dlpi_addr != base)
@@ -96,7 +97,8 @@ static size_t libc_usable_size(void *p) {
 }
 
 PERM_EXPORT void *malloc(size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_malloc(size)) : __libc_malloc(size);
+  return interpose_persistent() ? GATED(void *, permje_malloc(size))
+                                : __libc_malloc(size);
 }
 
 PERM_EXPORT void free(void *ptr) {
@@ -113,7 +115,8 @@ PERM_EXPORT void *calloc(size_t n, size_t size) {
 
 PERM_EXPORT void *realloc(void *ptr, size_t size) {
   if (ptr == NULL)
-    return interpose_persistent() ? GATED(void *, permje_malloc(size)) : __libc_malloc(size);
+    return interpose_persistent() ? GATED(void *, permje_malloc(size))
+                                  : __libc_malloc(size);
   return perm__in_region(ptr) ? GATED(void *, permje_realloc(ptr, size))
                               : __libc_realloc(ptr, size);
 }
@@ -140,8 +143,9 @@ PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 }
 
 PERM_EXPORT void *aligned_alloc(size_t align, size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_aligned_alloc(align, size))
-                                : __libc_memalign(align, size);
+  return interpose_persistent()
+             ? GATED(void *, permje_aligned_alloc(align, size))
+             : __libc_memalign(align, size);
 }
 
 PERM_EXPORT void *memalign(size_t align, size_t size) {
@@ -158,8 +162,8 @@ PERM_EXPORT void *pvalloc(size_t size) {
   if (!interpose_persistent())
     return __libc_pvalloc(size);
   size_t page = perm__page_size();
-  return GATED(void *,
-               permje_valloc(size == 0 ? page : (size + page - 1) & ~(page - 1)));
+  return GATED(void *, permje_valloc(
+                           size == 0 ? page : (size + page - 1) & ~(page - 1)));
 }
 
 PERM_EXPORT size_t malloc_usable_size(void *ptr) {

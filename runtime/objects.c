@@ -21,7 +21,8 @@ typedef struct objects_list_s {
   int failed;
 } objects_list_t;
 
-static void objects_build_id(struct dl_phdr_info *info, perm_image_object_t *o) {
+static void objects_build_id(struct dl_phdr_info *info,
+                             perm_image_object_t *o) {
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_NOTE)
@@ -158,7 +159,8 @@ int perm__objects_check(const void *block, size_t len, const char *path,
   const perm_image_table_t *t = block;
   if (len < sizeof *t || t->entry_size != sizeof(perm_image_object_t) ||
       t->count > (len - sizeof *t) / sizeof(perm_image_object_t))
-    return perm__errorf(EINVAL, "the image '%s' has a malformed objects block", path);
+    return perm__errorf(EINVAL, "the image '%s' has a malformed objects block",
+                        path);
   const perm_image_object_t *img = (const perm_image_object_t *)(t + 1);
   objects_list_t l = {0};
   dl_iterate_phdr(objects_visit, &l);
@@ -169,9 +171,10 @@ int perm__objects_check(const void *block, size_t len, const char *path,
   int rc = 0;
   for (uint32_t i = 0; i < t->count && rc == 0; i++) {
     const perm_image_object_t *o = &img[i];
-    if (o->name_offset >= len ||
-        memchr((const char *)block + o->name_offset, '\0', len - o->name_offset) == NULL) {
-      rc = perm__errorf(EINVAL, "the image '%s' has a malformed objects block", path);
+    if (o->name_offset >= len || memchr((const char *)block + o->name_offset,
+                                        '\0', len - o->name_offset) == NULL) {
+      rc = perm__errorf(EINVAL, "the image '%s' has a malformed objects block",
+                        path);
       break;
     }
     const char *oname = (const char *)block + o->name_offset;
@@ -180,9 +183,11 @@ int perm__objects_check(const void *block, size_t len, const char *path,
     const perm_image_object_t *cur = NULL;
     const char *cname = NULL;
     for (size_t j = 0; j < l.n && cur == NULL; j++) {
-      int same = (o->flags & PERM_OBJECT_MAIN) ? (l.v[j].flags & PERM_OBJECT_MAIN)
-               : (o->flags & PERM_OBJECT_RUNTIME) ? (l.v[j].flags & PERM_OBJECT_RUNTIME)
-               : strcmp(l.names[j], oname) == 0;
+      int same = (o->flags & PERM_OBJECT_MAIN)
+                     ? (l.v[j].flags & PERM_OBJECT_MAIN)
+                 : (o->flags & PERM_OBJECT_RUNTIME)
+                     ? (l.v[j].flags & PERM_OBJECT_RUNTIME)
+                     : strcmp(l.names[j], oname) == 0;
       if (same) {
         cur = &l.v[j];
         cname = l.names[j];
@@ -195,19 +200,20 @@ int perm__objects_check(const void *block, size_t len, const char *path,
     hex(cur->build_id, cur->build_id_len, b);
     int rebuilt = o->build_id_len != cur->build_id_len ||
                   memcmp(o->build_id, cur->build_id, o->build_id_len) != 0;
-    if (rebuilt && (o->flags & PERM_OBJECT_MAIN) && !(o->flags & PERM_OBJECT_RUNTIME) &&
-        allow_rebuild)
+    if (rebuilt && (o->flags & PERM_OBJECT_MAIN) &&
+        !(o->flags & PERM_OBJECT_RUNTIME) && allow_rebuild)
       continue; /* PERM_ALLOW_REBUILD: globals are matched by name and type */
     if (rebuilt)
-      rc = perm__errorf(EINVAL,
-                        "the image '%s' was written by another build of %s: "
-                        "build-id %s in the image, %s here; restore with the "
-                        "binary that wrote it%s",
-                        path, (o->flags & PERM_OBJECT_MAIN) ? cname : oname, a, b,
-                        (o->flags & PERM_OBJECT_MAIN)
-                            ? " (or set PERM_ALLOW_REBUILD=1 if only code changed "
-                              "and persistent data are plain data: README.PERM)"
-                            : "");
+      rc = perm__errorf(
+          EINVAL,
+          "the image '%s' was written by another build of %s: "
+          "build-id %s in the image, %s here; restore with the "
+          "binary that wrote it%s",
+          path, (o->flags & PERM_OBJECT_MAIN) ? cname : oname, a, b,
+          (o->flags & PERM_OBJECT_MAIN)
+              ? " (or set PERM_ALLOW_REBUILD=1 if only code changed "
+                "and persistent data are plain data: README.PERM)"
+              : "");
     else if (o->load_addr != cur->load_addr)
       rc = perm__errorf(EINVAL,
                         "the image '%s' needs %s at 0x%" PRIx64 ", but it is "

@@ -39,13 +39,14 @@ PERM_HIDDEN void perm__tfree(void *p);
 PERM_HIDDEN char *perm__tstrdup(const char *s);
 
 /* perm_open with a region capacity (0: PERM_SIZE or the default). */
-PERM_HIDDEN int perm__open(const char *path, const char *mode, uint64_t capacity);
+PERM_HIDDEN int perm__open(const char *path, const char *mode,
+                           uint64_t capacity);
 /* Is tid a thread PERM itself runs (the signal checkpoint thread)? */
 PERM_HIDDEN int perm__is_own_thread(int tid);
 /* Is an image open (and writable)? */
 PERM_HIDDEN int perm__is_open(int *writable);
 
-PERM_HIDDEN uint64_t perm__now_ns(void);      /* CLOCK_MONOTONIC */
+PERM_HIDDEN uint64_t perm__now_ns(void); /* CLOCK_MONOTONIC */
 PERM_HIDDEN size_t perm__page_size(void);
 
 #endif /* PERM_INTERNAL_H */

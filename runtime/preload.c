@@ -31,7 +31,7 @@ typedef struct preload_range_s {
 } preload_range_t;
 
 typedef struct preload_exe_s {
-  preload_range_t data[8];           /* writable PT_LOAD segments */
+  preload_range_t data[8]; /* writable PT_LOAD segments */
   int ndata;
   preload_range_t holes[PRELOAD_MAX_HOLES]; /* RELRO and copy relocations */
   int nholes;
@@ -55,10 +55,18 @@ static void preload_copy_relocs(struct dl_phdr_info *info, preload_exe_t *e) {
   size_t relasz = 0, relaent = sizeof(ElfW(Rela));
   for (; dyn->d_tag != DT_NULL; dyn++) {
     switch (dyn->d_tag) {
-    case DT_RELA: rela = (const ElfW(Rela) *)dyn->d_un.d_ptr; break;
-    case DT_RELASZ: relasz = dyn->d_un.d_val; break;
-    case DT_RELAENT: relaent = dyn->d_un.d_val; break;
-    case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn->d_un.d_ptr; break;
+    case DT_RELA:
+      rela = (const ElfW(Rela) *)dyn->d_un.d_ptr;
+      break;
+    case DT_RELASZ:
+      relasz = dyn->d_un.d_val;
+      break;
+    case DT_RELAENT:
+      relaent = dyn->d_un.d_val;
+      break;
+    case DT_SYMTAB:
+      symtab = (const ElfW(Sym) *)dyn->d_un.d_ptr;
+      break;
     }
   }
   if (rela == NULL || symtab == NULL || relaent == 0)
@@ -94,7 +102,8 @@ static int preload_cmp(const void *a, const void *b) {
 }
 
 /* Registers [lo, hi) minus the holes, each piece named by its place. */
-static void preload_register(uintptr_t lo, uintptr_t hi, const preload_exe_t *e) {
+static void preload_register(uintptr_t lo, uintptr_t hi,
+                             const preload_exe_t *e) {
   uintptr_t at = lo;
   for (int i = 0; i <= e->nholes && at < hi; i++) {
     uintptr_t stop = i < e->nholes ? e->holes[i].lo : hi;
@@ -127,6 +136,7 @@ __attribute__((constructor(102))) static void preload_start(void) {
 }
 
 /* PMalloc's name for writing the heap to a file. */
-__attribute__((visibility("default"))) int pmalloc_store_heap_file(const char *name) {
+__attribute__((visibility("default"))) int
+pmalloc_store_heap_file(const char *name) {
   return perm_checkpoint_to(name);
 }

@@ -21,7 +21,9 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 void perm__region_lock_reinit(perm_region_t *r) {
   pthread_mutex_init(&r->lock, NULL);
@@ -56,10 +58,9 @@ int perm__region_reserve(perm_region_t *r, uint64_t base, uint64_t capacity) {
                         ": the address must be 2 MiB-aligned and the size a "
                         "multiple of the page size (PERM_ADDRESS, PERM_SIZE)",
                         base, capacity);
-  void *p = perm__sys_mmap((void *)base, capacity, PROT_NONE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-                               MAP_FIXED_NOREPLACE,
-                           -1, 0);
+  void *p = perm__sys_mmap(
+      (void *)base, capacity, PROT_NONE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   if (p == MAP_FAILED || p != (void *)base) {
     int err = p == MAP_FAILED ? errno : EEXIST;
     if (p != MAP_FAILED)
@@ -95,7 +96,8 @@ int perm__region_unreserve(perm_region_t *r) {
 }
 
 /* Removes [off, off+len) from free entry i, which contains it. */
-static void free_take(perm_region_t *r, uint32_t i, uint64_t off, uint64_t len) {
+static void free_take(perm_region_t *r, uint32_t i, uint64_t off,
+                      uint64_t len) {
   perm_region_run_t *f = &r->free[i];
   uint64_t f_end = f->off + f->len, end = off + len;
   if (off == f->off && end == f_end) {
@@ -118,8 +120,10 @@ static void free_take(perm_region_t *r, uint32_t i, uint64_t off, uint64_t len) 
 }
 
 /* Finds a place for len bytes; returns its offset or UINT64_MAX. */
-static uint64_t region_place(perm_region_t *r, uint64_t len, uint64_t hint_off) {
-  uint64_t align = len >= PERM_REGION_HUGE ? PERM_REGION_HUGE : perm__page_size();
+static uint64_t region_place(perm_region_t *r, uint64_t len,
+                             uint64_t hint_off) {
+  uint64_t align =
+      len >= PERM_REGION_HUGE ? PERM_REGION_HUGE : perm__page_size();
   if (hint_off != UINT64_MAX) {
     for (uint32_t i = 0; i < r->nfree; i++) {
       perm_region_run_t *f = &r->free[i];
@@ -190,7 +194,8 @@ int perm__region_release(perm_region_t *r, void *addr, size_t len) {
   uint64_t off = (uint64_t)addr - r->base;
   len = align_up(len, page);
   perm__sys_mmap(addr, len, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+                 0);
   pthread_mutex_lock(&r->lock);
   uint32_t i = 0;
   while (i < r->nfree && r->free[i].off < off)
@@ -201,7 +206,8 @@ int perm__region_release(perm_region_t *r, void *addr, size_t len) {
     merged = 1;
     if (i < r->nfree && off + len == r->free[i].off) {
       r->free[i - 1].len += r->free[i].len;
-      memmove(&r->free[i], &r->free[i + 1], (r->nfree - i - 1) * sizeof r->free[0]);
+      memmove(&r->free[i], &r->free[i + 1],
+              (r->nfree - i - 1) * sizeof r->free[0]);
       r->nfree--;
     }
   } else if (i < r->nfree && off + len == r->free[i].off) {
@@ -232,7 +238,8 @@ int perm__region_purge(perm_region_t *r, void *addr, size_t len) {
   */
   if (r->file_backed)
     return perm__sys_mmap(addr, len, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+                              MAP_NORESERVE,
                           -1, 0) == MAP_FAILED
                ? -1
                : 0;

@@ -38,8 +38,8 @@ typedef struct perm_region_s {
 PERM_HIDDEN int perm__region_reserve(perm_region_t *r, uint64_t base,
                                      uint64_t capacity);
 PERM_HIDDEN int perm__region_unreserve(perm_region_t *r);
-PERM_HIDDEN void *perm__region_alloc(perm_region_t *r, size_t len,
-                                     void *hint, int prot);
+PERM_HIDDEN void *perm__region_alloc(perm_region_t *r, size_t len, void *hint,
+                                     int prot);
 PERM_HIDDEN int perm__region_release(perm_region_t *r, void *addr, size_t len);
 PERM_HIDDEN int perm__region_purge(perm_region_t *r, void *addr, size_t len);
 /* Calls fn for each run handed out, in address order; stops on non-zero. */

@@ -29,12 +29,12 @@ typedef struct registry_module_s {
 } registry_module_t;
 
 typedef struct registry_s {
-  pthread_mutex_t lock;            /* Synchronizes everything below. */
-  registry_module_t *modules;      /* plugin ranges, in registration order */
+  pthread_mutex_t lock;       /* Synchronizes everything below. */
+  registry_module_t *modules; /* plugin ranges, in registration order */
   size_t nmodules, capmodules;
-  perm_registry_entry_t *own;      /* raw sections and perm_register() */
+  perm_registry_entry_t *own; /* raw sections and perm_register() */
   size_t nown, capown;
-  void *image_block;               /* the restored image's REGISTRY block */
+  void *image_block; /* the restored image's REGISTRY block */
   size_t image_len;
   perm_restore_counts_t counts;
 } registry_t;
@@ -133,7 +133,8 @@ static int registry_add_own(void *addr, size_t size, const char *name,
   return rc;
 }
 
-/* The raw section of one module, named after the module so several can coexist. */
+/* The raw section of one module, named after the module so several can coexist.
+ */
 void perm__registry_add_raw(void *begin, void *end) {
   if (begin == NULL || end == NULL || (char *)end <= (char *)begin)
     return;
@@ -152,7 +153,8 @@ void perm__registry_add_raw(void *begin, void *end) {
 
 int perm_register(void *addr, size_t size, const char *name) {
   if (addr == NULL || size == 0) {
-    perm__errorf(EINVAL, "perm_register(%p, %zu): the range is empty", addr, size);
+    perm__errorf(EINVAL, "perm_register(%p, %zu): the range is empty", addr,
+                 size);
     errno = EINVAL;
     return -1;
   }
@@ -325,8 +327,8 @@ static int registry_check_one(const perm_registry_entry_t *e,
                         "), this build has %" PRIu64 " bytes (type hash "
                         "0x%016" PRIx64 "); restore with the build that wrote "
                         "the image, or rename the variable so it starts fresh",
-                        path, e->name,
-                        g->size, g->type_hash, e->size, e->type_hash);
+                        path, e->name, g->size, g->type_hash, e->size,
+                        e->type_hash);
   return 0;
 }
 
@@ -348,8 +350,9 @@ int perm__registry_restore(const void *block, size_t len, int apply,
     const perm_image_global_t *g = registry_find(block, len, v[i].name);
     if (g == NULL) {
       c.fresh++;
-      perm__verbose("global '%s' is new in this build: it keeps its initializer",
-                    v[i].name);
+      perm__verbose(
+          "global '%s' is new in this build: it keeps its initializer",
+          v[i].name);
       continue;
     }
     rc = registry_check_one(&v[i], g, "image");

@@ -24,8 +24,8 @@ PERM_HIDDEN int perm__registry_serialize(void **out, size_t *len);
 ** Checks an image's REGISTRY block against the live entries: a type or size
 ** mismatch fails naming the variable.  With apply, copies the bytes.
 */
-PERM_HIDDEN int perm__registry_restore(const void *block, size_t len,
-                                       int apply, perm_restore_counts_t *counts);
+PERM_HIDDEN int perm__registry_restore(const void *block, size_t len, int apply,
+                                       perm_restore_counts_t *counts);
 /* Keep the image's block so modules registered later (dlopen) are restored. */
 PERM_HIDDEN void perm__registry_keep_image(void *block, size_t len);
 PERM_HIDDEN void perm__registry_forget_image(void);

@@ -18,7 +18,7 @@
 typedef struct restore_ctx_s {
   perm_image_t img;
   void *objects, *registry, *runs, *extents;
-  void *state[3];           /* jemalloc data, jemalloc bss, runtime */
+  void *state[3]; /* jemalloc data, jemalloc bss, runtime */
   char *state_lo[3], *state_hi[3];
   int region_reserved;
 } restore_ctx_t;
@@ -56,9 +56,9 @@ static int restore_check_state(restore_ctx_t *x) {
     const perm_image_block_t *b =
         perm__image_find(&x->img, PERM_BLOCK_STATE, restore_state_codes[i]);
     if (b == NULL)
-      return perm__errorf(EINVAL, "the image '%s' is corrupted: %s is missing",
-                          x->img.path,
-                          perm__image_block_name(PERM_BLOCK_STATE, restore_state_codes[i]));
+      return perm__errorf(
+          EINVAL, "the image '%s' is corrupted: %s is missing", x->img.path,
+          perm__image_block_name(PERM_BLOCK_STATE, restore_state_codes[i]));
     uint64_t len = (uint64_t)(x->state_hi[i] - x->state_lo[i]);
     if (b->addr != (uint64_t)x->state_lo[i] || b->length != len)
       return perm__errorf(EINVAL,
@@ -74,10 +74,13 @@ static int restore_check_state(restore_ctx_t *x) {
       return rc;
   }
   const perm_saved_t *s = x->state[2];
-  if (s->magic != PERM_SAVED_MAGIC || s->region.base != x->img.hdr.region_base ||
+  if (s->magic != PERM_SAVED_MAGIC ||
+      s->region.base != x->img.hdr.region_base ||
       s->region.top != x->img.hdr.region_top)
-    return perm__errorf(EINVAL, "the image '%s' is inconsistent: its runtime "
-                        "state does not match its header", x->img.path);
+    return perm__errorf(EINVAL,
+                        "the image '%s' is inconsistent: its runtime "
+                        "state does not match its header",
+                        x->img.path);
   return 0;
 }
 
@@ -91,7 +94,8 @@ static int restore_table(restore_ctx_t *x, void *block, size_t len,
   const perm_image_table_t *h = block;
   if (len < sizeof *h || h->entry_size != entry_size ||
       h->count > (len - sizeof *h) / entry_size)
-    return perm__errorf(EINVAL, "the image '%s' has a malformed table", x->img.path);
+    return perm__errorf(EINVAL, "the image '%s' has a malformed table",
+                        x->img.path);
   t->entries = h + 1;
   t->count = h->count;
   return 0;
@@ -104,8 +108,10 @@ static int restore_map_runs(restore_ctx_t *x, const restore_table_t *runs) {
   for (uint32_t i = 0; i < runs->count; i++) {
     if (r[i].addr < h->region_base || r[i].length > h->region_top ||
         r[i].addr - h->region_base > h->region_top - r[i].length)
-      return perm__errorf(EINVAL, "the image '%s' is corrupted: a run lies "
-                          "outside the region", x->img.path);
+      return perm__errorf(EINVAL,
+                          "the image '%s' is corrupted: a run lies "
+                          "outside the region",
+                          x->img.path);
     if (perm__sys_mmap((void *)r[i].addr, r[i].length, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                        -1, 0) == MAP_FAILED)
@@ -126,10 +132,13 @@ static int restore_load_extents(restore_ctx_t *x, const restore_table_t *ext,
       const perm_image_header_t *h = &x->img.hdr;
       if (e[i].addr < h->region_base || e[i].length > h->region_top ||
           e[i].addr - h->region_base > h->region_top - e[i].length)
-        return perm__errorf(EINVAL, "the image '%s' is corrupted: an extent "
-                            "lies outside the region", x->img.path);
-      rc = perm__sys_pread_all(x->img.fd, (void *)e[i].addr, e[i].length,
-                               (off_t)(h->data_offset + e[i].addr - h->region_base));
+        return perm__errorf(EINVAL,
+                            "the image '%s' is corrupted: an extent "
+                            "lies outside the region",
+                            x->img.path);
+      rc = perm__sys_pread_all(
+          x->img.fd, (void *)e[i].addr, e[i].length,
+          (off_t)(h->data_offset + e[i].addr - h->region_base));
       if (rc != 0)
         rc = perm__errorf(-rc, "cannot read region data of '%s': %s",
                           x->img.path, strerror(-rc));
@@ -150,17 +159,21 @@ static int restore_map_lazy(restore_ctx_t *x, const restore_table_t *runs) {
   if (h->region_top == 0)
     return 0;
   if (perm__sys_mmap((void *)h->region_base, h->region_top,
-                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-                     x->img.fd, (off_t)h->data_offset) == MAP_FAILED)
-    return perm__errorf_errno(errno, "cannot map the heap of '%s' at 0x%" PRIx64,
+                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, x->img.fd,
+                     (off_t)h->data_offset) == MAP_FAILED)
+    return perm__errorf_errno(errno,
+                              "cannot map the heap of '%s' at 0x%" PRIx64,
                               x->img.path, h->region_base);
   const perm_image_run_t *r = runs->entries;
   uint64_t at = h->region_base;
   for (uint32_t i = 0; i <= runs->count; i++) {
-    uint64_t next = i < runs->count ? r[i].addr : h->region_base + h->region_top;
+    uint64_t next =
+        i < runs->count ? r[i].addr : h->region_base + h->region_top;
     if (next < at || next > h->region_base + h->region_top)
-      return perm__errorf(EINVAL, "the image '%s' is corrupted: its runs are "
-                          "not in order", x->img.path);
+      return perm__errorf(EINVAL,
+                          "the image '%s' is corrupted: its runs are "
+                          "not in order",
+                          x->img.path);
     if (next > at &&
         perm__sys_mmap((void *)at, next - at, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
@@ -172,7 +185,8 @@ static int restore_map_lazy(restore_ctx_t *x, const restore_table_t *runs) {
   return 0;
 }
 
-static int restore_verify_extents(restore_ctx_t *x, const restore_table_t *ext) {
+static int restore_verify_extents(restore_ctx_t *x,
+                                  const restore_table_t *ext) {
   const perm_image_extent_t *e = ext->entries;
   for (uint32_t i = 0; i < ext->count; i++) {
     int rc = perm__image_read_extent(&x->img, &e[i], NULL);
@@ -188,8 +202,10 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   memset(&x, 0, sizeof x);
   x.img.fd = -1;
   if (opts->rollback && !perm__heap_ready())
-    return perm__errorf(EBADF, "perm_rollback('%s'): there is no heap to roll "
-                        "back; use perm_open", path);
+    return perm__errorf(EBADF,
+                        "perm_rollback('%s'): there is no heap to roll "
+                        "back; use perm_open",
+                        path);
   if (!opts->rollback && perm__heap_ready())
     return perm__errorf(EBUSY,
                         "cannot restore '%s': this process already has a "
@@ -242,9 +258,9 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
     /* The point of no return: drop the live heap's pages. */
     committed = 1;
     perm__heap_rollback_begin();
-    perm__sys_mmap((void *)perm__saved.region.base, perm__saved.region.capacity,
-                   PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    perm__sys_mmap(
+        (void *)perm__saved.region.base, perm__saved.region.capacity, PROT_NONE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   } else if (rc == 0) {
     rc = perm__region_reserve(&probe, x.img.hdr.region_base,
                               x.img.hdr.region_capacity);

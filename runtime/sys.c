@@ -15,7 +15,7 @@
 static const struct {
   const char *name;
   int err;
-} sys_errnames[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},     {"EDQUOT", EDQUOT},
+} sys_errnames[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EDQUOT", EDQUOT},
                     {"EACCES", EACCES}, {"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN},
                     {"EROFS", EROFS}};
 

@@ -15,8 +15,10 @@ PERM_HIDDEN void *perm__sys_mmap(void *addr, size_t len, int prot, int flags,
                                  int fd, off_t off);
 PERM_HIDDEN int perm__sys_munmap(void *addr, size_t len);
 PERM_HIDDEN int perm__sys_open(const char *path, int flags, int mode);
-PERM_HIDDEN int perm__sys_openat(int dirfd, const char *path, int flags, int mode);
-PERM_HIDDEN ssize_t perm__sys_pwrite(int fd, const void *buf, size_t n, off_t off);
+PERM_HIDDEN int perm__sys_openat(int dirfd, const char *path, int flags,
+                                 int mode);
+PERM_HIDDEN ssize_t perm__sys_pwrite(int fd, const void *buf, size_t n,
+                                     off_t off);
 PERM_HIDDEN ssize_t perm__sys_pread(int fd, void *buf, size_t n, off_t off);
 PERM_HIDDEN int perm__sys_fsync(int fd);
 PERM_HIDDEN int perm__sys_ftruncate(int fd, off_t len);
@@ -25,7 +27,8 @@ PERM_HIDDEN int perm__sys_link(const char *from, const char *to);
 PERM_HIDDEN int perm__sys_unlink(const char *path);
 PERM_HIDDEN pid_t perm__sys_fork(void);
 /* Full-length pwrite/pread: retries short transfers and EINTR. */
-PERM_HIDDEN int perm__sys_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+PERM_HIDDEN int perm__sys_pwrite_all(int fd, const void *buf, size_t n,
+                                     off_t off);
 PERM_HIDDEN int perm__sys_pread_all(int fd, void *buf, size_t n, off_t off);
 
 #endif /* PERM_SYS_H */

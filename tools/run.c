@@ -39,19 +39,27 @@ static int run_find_preload(char *out, size_t size) {
 }
 
 int tool_run(const tool_command_t *cmd, int argc, char **argv) {
-  static const struct option opts[] = {{"image", required_argument, NULL, 'i'},
-                                       {"mode", required_argument, NULL, 'm'},
-                                       {"preload", required_argument, NULL, 'p'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"image", required_argument, NULL, 'i'},
+      {"mode", required_argument, NULL, 'm'},
+      {"preload", required_argument, NULL, 'p'},
+      {NULL, 0, NULL, 0}};
   const char *image = NULL, *mode = "a+", *preload = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+i:m:p:", opts, NULL)) != -1) {
     switch (c) {
-    case 'i': image = optarg; break;
-    case 'm': mode = optarg; break;
-    case 'p': preload = optarg; break;
-    default: return tool_usage_error(cmd, "unknown option");
+    case 'i':
+      image = optarg;
+      break;
+    case 'm':
+      mode = optarg;
+      break;
+    case 'p':
+      preload = optarg;
+      break;
+    default:
+      return tool_usage_error(cmd, "unknown option");
     }
   }
   if (optind >= argc)

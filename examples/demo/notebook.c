@@ -70,7 +70,8 @@ int main(int argc, char **argv) {
   perm_stats_t st;
   perm_stats(&st);
   printf("heap: %llu bytes allocated; image generation %llu\n",
-         (unsigned long long)st.allocated, (unsigned long long)st.generation + 1);
+         (unsigned long long)st.allocated,
+         (unsigned long long)st.generation + 1);
   if (perm_checkpoint() != 0) {
     fprintf(stderr, "notebook: %s\n", perm_error());
     return 1;

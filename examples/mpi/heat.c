@@ -67,14 +67,16 @@ int main(int argc, char **argv) {
   MPI_Allreduce(&step, &hi, 1, MPI_LONG, MPI_MAX, MPI_COMM_WORLD);
   if (lo != hi) {
     if (rank == 0)
-      fprintf(stderr, "ranks restored steps %ld to %ld: a crash during the "
-                      "collective checkpoint; restore the ranks at step %ld "
-                      "from their .prev images\n", lo, hi, hi);
+      fprintf(stderr,
+              "ranks restored steps %ld to %ld: a crash during the "
+              "collective checkpoint; restore the ranks at step %ld "
+              "from their .prev images\n",
+              lo, hi, hi);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   if (rank == 0)
-    printf("%s at step %ld on %d ranks\n", perm_restored() ? "resumed" : "started",
-           step, size);
+    printf("%s at step %ld on %d ranks\n",
+           perm_restored() ? "resumed" : "started", step, size);
   fflush(stdout);
 
   int left = rank > 0 ? rank - 1 : MPI_PROC_NULL;

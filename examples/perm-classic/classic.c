@@ -92,7 +92,8 @@ int main(int argc, char *argv[]) {
   long check = 0;
   for (node_t *n = home->nodes; n != NULL; n = n->next)
     check += n->value;
-  printf("done: step %ld, sum %ld, list sum %ld\n", home->step, home->sum, check);
+  printf("done: step %ld, sum %ld, list sum %ld\n", home->step, home->sum,
+         check);
   free(home);
   mclose();
   bclose();
