@@ -127,21 +127,9 @@ static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
   if (rc == 0 &&
       perm__region_foreach_run(&s->region, ckpt_collect_run, &runs) != 0)
     rc = perm__errorf(ENOMEM, "out of memory listing region runs");
-  if (rc == 0) {
-    perm_image_table_t t = {.count = (uint32_t)runs.n,
-                            .entry_size = sizeof(perm_image_run_t)};
-    len = sizeof t + runs.n * sizeof *runs.v;
-    char *rb = perm__tmalloc(len);
-    if (rb == NULL) {
-      rc = perm__errorf(ENOMEM, "out of memory writing region runs");
-    } else {
-      memcpy(rb, &t, sizeof t);
-      if (runs.n)
-        memcpy(rb + sizeof t, runs.v, runs.n * sizeof *runs.v);
-      rc = perm__image_writer_block(&w, PERM_BLOCK_RUNS, 0, 0, rb, len);
-      perm__tfree(rb);
-    }
-  }
+  if (rc == 0)
+    rc = perm__image_writer_table(&w, PERM_BLOCK_RUNS, runs.v, runs.n,
+                                  sizeof *runs.v);
   if (rc == 0)
     rc = perm__image_writer_region(&w, s->region.base, s->region.top, runs.v,
                                    runs.n);

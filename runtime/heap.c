@@ -410,7 +410,7 @@ void perm__heap_child_quiesce(void) {
 
 /*-------------------------------------------------------------- rollback ---*/
 
-static void heap_rearm_decay(unsigned arena);
+static void heap_rearm_all_decay(void);
 
 int perm__heap_other_threads(void) {
   pthread_mutex_lock(&heap.threads_lock);
@@ -447,11 +447,7 @@ int perm__heap_rollback_end(void) {
   heap.rollback_tsd = NULL;
   perm__region_lock_reinit(&perm__saved.region);
   pthread_mutex_unlock(&heap.threads_lock);
-  unsigned narenas = 0;
-  size_t sz = sizeof narenas;
-  permje_mallctl("arenas.narenas", &narenas, &sz, NULL, 0);
-  for (unsigned i = 0; i < narenas; i++)
-    heap_rearm_decay(i);
+  heap_rearm_all_decay();
   return 0;
 }
 
@@ -509,6 +505,14 @@ static void heap_rearm_decay(unsigned arena) {
   }
 }
 
+static void heap_rearm_all_decay(void) {
+  unsigned narenas = 0;
+  size_t sz = sizeof narenas;
+  permje_mallctl("arenas.narenas", &narenas, &sz, NULL, 0);
+  for (unsigned i = 0; i < narenas; i++)
+    heap_rearm_decay(i);
+}
+
 int perm__heap_rearm(void) {
   perm__heap_install_atfork();
   heap_gate_membarrier_register();
@@ -522,11 +526,7 @@ int perm__heap_rearm(void) {
   int rc = heap_check_version();
   if (rc != 0)
     return rc;
-  unsigned narenas = 0;
-  size_t sz = sizeof narenas;
-  permje_mallctl("arenas.narenas", &narenas, &sz, NULL, 0);
-  for (unsigned i = 0; i < narenas; i++)
-    heap_rearm_decay(i);
+  heap_rearm_all_decay();
   return 0;
 }
 

@@ -25,6 +25,10 @@ PERM_HIDDEN int perm__image_writer_open(perm_image_writer_t *w,
 PERM_HIDDEN int perm__image_writer_block(perm_image_writer_t *w, uint32_t type,
                                          uint32_t flags, uint64_t addr,
                                          const void *data, size_t len);
+/* A table block: a perm_image_table_t header, then count entries. */
+PERM_HIDDEN int perm__image_writer_table(perm_image_writer_t *w, uint32_t type,
+                                         const void *entries, size_t count,
+                                         size_t entry_size);
 /*
 ** Writes the region mirror for the runs [runs, runs+nruns) of a region based
 ** at base: only pages present in memory and not all zero, then the EXTENTS

@@ -87,6 +87,24 @@ int perm__image_writer_block(perm_image_writer_t *w, uint32_t type,
   return writer_add(w, type, flags, addr, off, len, XXH3_64bits(data, len));
 }
 
+int perm__image_writer_table(perm_image_writer_t *w, uint32_t type,
+                             const void *entries, size_t count,
+                             size_t entry_size) {
+  perm_image_table_t t = {.count = (uint32_t)count,
+                          .entry_size = (uint32_t)entry_size};
+  size_t len = sizeof t + count * entry_size;
+  char *buf = perm__tmalloc(len);
+  if (buf == NULL)
+    return perm__errorf(ENOMEM, "out of memory writing %s",
+                        perm__image_block_name(type, 0));
+  memcpy(buf, &t, sizeof t);
+  if (count)
+    memcpy(buf + sizeof t, entries, count * entry_size);
+  int rc = perm__image_writer_block(w, type, 0, 0, buf, len);
+  perm__tfree(buf);
+  return rc;
+}
+
 /*
 ** Which pages of [addr, addr+len) are in memory (present or swapped), from
 ** /proc/self/pagemap; a page never touched, or purged, reads as zero and is
@@ -220,19 +238,8 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
     close(pm);
   if (rc == 0) {
     w->next = align_up(w->hdr.data_offset + top, PERM_IMAGE_ALIGN);
-    perm_image_table_t t = {.count = (uint32_t)list.n,
-                            .entry_size = sizeof(perm_image_extent_t)};
-    size_t len = sizeof t + list.n * sizeof(perm_image_extent_t);
-    char *buf = perm__tmalloc(len);
-    if (buf == NULL) {
-      rc = perm__errorf(ENOMEM, "out of memory writing the extent table");
-    } else {
-      memcpy(buf, &t, sizeof t);
-      if (list.n)
-        memcpy(buf + sizeof t, list.v, list.n * sizeof(perm_image_extent_t));
-      rc = perm__image_writer_block(w, PERM_BLOCK_EXTENTS, 0, 0, buf, len);
-      perm__tfree(buf);
-    }
+    rc = perm__image_writer_table(w, PERM_BLOCK_EXTENTS, list.v, list.n,
+                                  sizeof(perm_image_extent_t));
   }
   perm__tfree(list.v);
   return rc;
