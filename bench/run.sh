@@ -102,6 +102,9 @@ echo
 echo "- command: \`bench/run.sh${qflag:+ $qflag} $build\` ($rounds rounds)"
 echo "- machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r), THP \`$thp\`"
 echo "- files: $work on $fs"
+if [ $can_drop = 1 ]; then
+  echo "- page cache dropped before each timed write and each cold restore"
+fi
 echo "- peers: glibc $glibcver; system jemalloc $jever ($jemalloc); compiler ${cc:-?}, bench code -O2"
 echo
 
@@ -128,9 +131,13 @@ fi
 # Each round: a fresh process builds the heap (same seed, same bytes), takes
 # a checkpoint, writes the same chunks with write()+fsync (same commit
 # protocol) and takes an async checkpoint, in an order that rotates from
-# round to round (the position in the sequence matters here); then dd; then
-# restores of the image in new processes.  Every writer creates a new file while its previous one still
-# exists and frees that one afterwards, as the image commit does.
+# round to round; then dd; then restores of the image in new processes.
+# Every writer creates a new file while its previous one still exists and
+# frees that one afterwards, as the image commit does.  When it may, it drops
+# the page cache before each timed write (PERM_BENCH_DROP_CACHES): on the VM
+# these figures come from, a buffered write into memory that was not just
+# freed by the page cache costs up to ~2 s/GiB more, so without it a writer's
+# time depended mostly on what ran before it (bench/RESULTS.md).
 echo "run.sh: checkpoint and restore of a $heap_mib MiB heap, $rounds rounds" >&2
 ckdir=$work/ckpt
 mkdir -p "$ckdir"
@@ -147,8 +154,10 @@ for r in $(seq 1 "$rounds"); do
   2) order="checkpoint_async checkpoint write_fsync" ;;
   esac
   # shellcheck disable=SC2086 # $order is a list of benchmark names
-  "$bin/perm-bench-checkpoint" $qflag --reps 1 --dir "$ckdir" $order >>"$raw" 2>>"$log"
+  PERM_BENCH_DROP_CACHES=$can_drop \
+    "$bin/perm-bench-checkpoint" $qflag --reps 1 --dir "$ckdir" $order >>"$raw" 2>>"$log"
   # A new file while the previous one still exists, as for the image.
+  if [ $can_drop = 1 ]; then drop_caches; fi
   t0=$(now_ns)
   dd if=/dev/zero of="$ckdir/dd.$r" bs=1M count=$heap_mib conv=fsync status=none
   t1=$(now_ns)
