@@ -2,7 +2,8 @@
 # bench/compile/run.sh - the compile-time cost of the PERM plugin.
 #
 # Times "clang-19 -c" of a generated ~20k-line C file (gen.py) with and
-# without -fplugin=libperm.so, at -O2 and -O0, and prints the medians.
+# without -fplugin=libperm.so, at -O2 and -O0, and prints the medians of
+# wall-clock time and of CPU time (user + system, with GNU time).
 #
 #   bench/compile/run.sh [PLUGIN] [RUNS] [LINES]
 #
@@ -50,12 +51,27 @@ median() {
     if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# time_ms CMD...: wall-clock milliseconds of one run of CMD.
-time_ms() {
+# run_once WALL CPU CMD...: run CMD once; append its wall-clock milliseconds
+# to WALL and, when GNU time is there, its user+system milliseconds to CPU
+# (less sensitive than wall time to other load on the machine).
+run_once() {
+  wall=$1
+  cpu=$2
+  shift 2
   t0=$(date +%s%N)
-  "$@" >/dev/null
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%U %S' -o "$work/cpu.1" "$@" >/dev/null
+    awk '{ printf "%d\n", ($1 + $2) * 1000 }' "$work/cpu.1" >>"$cpu"
+  else
+    "$@" >/dev/null
+  fi
   t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000000))
+  echo $(((t1 - t0) / 1000000)) >>"$wall"
+}
+
+# pct A B: B relative to A, in percent.
+pct() {
+  awk -v p="$1" -v q="$2" 'BEGIN { printf "%+.1f%%", (q / p - 1) * 100 }'
 }
 
 echo "clang: $($clang --version | head -1)"
@@ -64,39 +80,54 @@ echo "host: $(nproc) CPUs, $(uname -sr)"
 echo
 
 if command -v hyperfine >/dev/null 2>&1; then
+  printf '%-6s %11s %11s %9s   %11s %11s %9s\n' level "wall plain" \
+    "wall plugin" overhead "cpu plain" "cpu plugin" overhead
   for opt in -O2 -O0; do
     hyperfine --warmup 1 --runs "$runs" --export-json "$work/h$opt.json" \
-      -n "plain $opt" "$clang $opt -c $work/big.c -o $work/a.o" \
-      -n "plugin $opt" "$clang -fplugin=$plugin $opt -c $work/big.c -o $work/b.o" \
+      -n plain "$clang $opt -c $work/big.c -o $work/a.o" \
+      -n plugin "$clang -fplugin=$plugin $opt -c $work/big.c -o $work/b.o" \
       >/dev/null
-    python3 - "$work/h$opt.json" <<'PY'
-import json, statistics, sys
-r = json.load(open(sys.argv[1]))["results"]
-print("%-10s %10.0f %10.0f %+8.1f%%" % (
-    r[0]["command"].split()[1], statistics.median(r[0]["times"]) * 1000,
-    statistics.median(r[1]["times"]) * 1000,
-    (statistics.median(r[1]["times"]) / statistics.median(r[0]["times"]) - 1) * 100))
+    # hyperfine reports the mean, not the median, of user and system time.
+    python3 - "$work/h$opt.json" "$opt" <<'PY'
+import json, sys
+plain, plugin = json.load(open(sys.argv[1]))["results"]
+def pct(a, b): return "%+.1f%%" % ((b / a - 1) * 100)
+wp, wq = plain["median"] * 1000, plugin["median"] * 1000
+cp = (plain["user"] + plain["system"]) * 1000
+cq = (plugin["user"] + plugin["system"]) * 1000
+print("%-6s %11.0f %11.0f %9s   %11.0f %11.0f %9s" %
+      (sys.argv[2], wp, wq, pct(wp, wq), cp, cq, pct(cp, cq)))
 PY
   done
+  echo "(milliseconds; wall: medians, cpu: means of user + system time)"
   exit 0
 fi
 
-printf '%-6s %12s %12s %9s\n' level "plain (ms)" "plugin (ms)" overhead
+printf '%-6s %11s %11s %9s   %11s %11s %9s\n' level "wall plain" \
+  "wall plugin" overhead "cpu plain" "cpu plugin" overhead
 for opt in -O2 -O0; do
-  : >"$work/plain$opt"
-  : >"$work/plugin$opt"
+  for f in wplain wplugin cplain cplugin; do : >"$work/$f$opt"; done
   # One warm-up run of each, not counted.
   $clang $opt -c "$work/big.c" -o "$work/a.o"
   $clang -fplugin="$plugin" $opt -c "$work/big.c" -o "$work/b.o"
   i=0
   while [ $i -lt "$runs" ]; do
-    time_ms $clang $opt -c "$work/big.c" -o "$work/a.o" >>"$work/plain$opt"
-    time_ms $clang -fplugin="$plugin" $opt -c "$work/big.c" -o "$work/b.o" \
-      >>"$work/plugin$opt"
+    run_once "$work/wplain$opt" "$work/cplain$opt" \
+      $clang $opt -c "$work/big.c" -o "$work/a.o"
+    run_once "$work/wplugin$opt" "$work/cplugin$opt" \
+      $clang -fplugin="$plugin" $opt -c "$work/big.c" -o "$work/b.o"
     i=$((i + 1))
   done
-  p=$(median "$work/plain$opt")
-  q=$(median "$work/plugin$opt")
-  printf '%-6s %12s %12s %8s%%\n' "$opt" "$p" "$q" \
-    "$(awk -v p="$p" -v q="$q" 'BEGIN { printf "%+.1f", (q / p - 1) * 100 }')"
+  wp=$(median "$work/wplain$opt")
+  wq=$(median "$work/wplugin$opt")
+  if [ -s "$work/cplain$opt" ]; then
+    cp=$(median "$work/cplain$opt")
+    cq=$(median "$work/cplugin$opt")
+    co=$(pct "$cp" "$cq")
+  else
+    cp=- cq=- co=-
+  fi
+  printf '%-6s %11s %11s %9s   %11s %11s %9s\n' "$opt" "$wp" "$wq" \
+    "$(pct "$wp" "$wq")" "$cp" "$cq" "$co"
 done
+echo "(milliseconds, medians; cpu = user + system time of the compiler)"

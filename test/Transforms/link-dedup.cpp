@@ -4,7 +4,7 @@
 // entry, and every entry has the address of its variable.  main uses the
 // string "shared" too: at -O2 the optimiser merges it with the entry's name,
 // which therefore must not be in a comdat the linker may discard.
-// REQUIRES: plugin
+// REQUIRES: plugin, lld
 // RUN: rm -rf %t && split-file %s %t
 // RUN: %clang %cflags -c %S/Inputs/registry-stub.c -o %t/stub.o
 // DEFINE: %{flags} =

@@ -1,7 +1,7 @@
 // The executable and each shared library register their own registry, each
 // once: __start_/__stop_perm_registry are hidden, so each module sees its own
 // section.  dlclose runs the library's destructor.
-// REQUIRES: plugin
+// REQUIRES: plugin, lld
 // RUN: rm -rf %t && split-file %s %t
 // RUN: %clang %cflags -fPIC -shared %S/Inputs/registry-stub.c -o %t/libstub.so
 // RUN: %clang -fplugin=%perm_plugin -O2 -fPIC -shared -Wl,--gc-sections %t/lib.c -L%t -lstub -o %t/liblib.so
