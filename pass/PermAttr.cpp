@@ -54,7 +54,6 @@
 #include "clang/Sema/ParsedAttr.h"
 #include "clang/Sema/Sema.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <atomic>
@@ -372,7 +371,6 @@ private:
   bool check(VarDecl *VD);
   void warnAboutAddresses(const VarDecl *VD);
   perm::PermGlobalInfo describe(const VarDecl *VD);
-  std::string mainFileName();
 
   DiagnosticsEngine &DE;
   ASTContext *Ctx = nullptr;
@@ -488,19 +486,13 @@ void PermConsumer::warnAboutAddresses(const VarDecl *VD) {
     report(DE, VD->getLocation(), PermDiag::StringLiteral) << VD;
 }
 
-std::string PermConsumer::mainFileName() {
-  const SourceManager &SM = Ctx->getSourceManager();
-  if (OptionalFileEntryRef FE = SM.getFileEntryRefForID(SM.getMainFileID()))
-    return llvm::sys::path::filename(FE->getName()).str();
-  return "<unknown>";
-}
-
 /// The registry name and flags of \p VD (see perm_registry.h):
 ///   external       C: name; C++: qualified name with template arguments
 ///   internal       "file.c:name" (basename of the main file)
 ///   static local   "function:name", with "file.c:" in front when the
 ///                  function is itself internal; in C++ the function's
 ///                  parameter types follow its name, so that overloads differ
+/// The "file.c:" part is left to the IR pass (PermGlobalInfo::InFile).
 perm::PermGlobalInfo PermConsumer::describe(const VarDecl *VD) {
   const LangOptions &LO = Ctx->getLangOpts();
   PrintingPolicy Policy(LO);
@@ -520,8 +512,7 @@ perm::PermGlobalInfo PermConsumer::describe(const VarDecl *VD) {
     Info.Flags = PERM_REG_STATIC_LOCAL;
     const Decl *Parent = cast<Decl>(VD->getParentFunctionOrMethod());
     if (const auto *FD = dyn_cast<FunctionDecl>(Parent)) {
-      if (!FD->isExternallyVisible())
-        OS << mainFileName() << ':';
+      Info.InFile = !FD->isExternallyVisible();
       PrintName(FD);
       if (LO.CPlusPlus) {
         OS << '(';
@@ -532,7 +523,8 @@ perm::PermGlobalInfo PermConsumer::describe(const VarDecl *VD) {
         OS << ')';
       }
     } else {
-      OS << mainFileName() << ":(block)";
+      Info.InFile = true;
+      OS << "(block)";
     }
     OS << ':' << VD->getName();
   } else if (VD->isExternallyVisible()) {
@@ -543,7 +535,7 @@ perm::PermGlobalInfo PermConsumer::describe(const VarDecl *VD) {
       PrintName(VD);
   } else {
     Info.Flags = PERM_REG_FILE_STATIC;
-    OS << mainFileName() << ':';
+    Info.InFile = true;
     PrintName(VD);
   }
   if (LO.CPlusPlus)

@@ -50,6 +50,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/Path.h"
 #include "llvm/TargetParser/Triple.h"
 #include "llvm/Transforms/Utils/ModuleUtils.h"
 
@@ -75,7 +76,8 @@ static constexpr StringLiteral AnnotationPrefix = "perm:";
 
 std::string perm::formatPermAnnotation(const PermGlobalInfo &Info) {
   return (Twine(AnnotationPrefix) + "flags=0x" + utohexstr(Info.Flags) +
-          ";type=0x" + utohexstr(Info.TypeHash) + ";name=" + Info.Name)
+          ";type=0x" + utohexstr(Info.TypeHash) +
+          (Info.InFile ? ";in=file" : "") + ";name=" + Info.Name)
       .str();
 }
 
@@ -94,10 +96,12 @@ std::optional<perm::PermGlobalInfo> perm::parsePermAnnotation(StringRef S) {
   uint64_t Flags, Hash;
   if (!S.consume_front(AnnotationPrefix) ||
       !consumeHexField(S, "flags", Flags) || Flags > UINT32_MAX ||
-      !consumeHexField(S, "type", Hash) || !S.consume_front("name=") ||
-      S.empty())
+      !consumeHexField(S, "type", Hash))
     return std::nullopt;
   PermGlobalInfo Info;
+  Info.InFile = S.consume_front("in=file;");
+  if (!S.consume_front("name=") || S.empty())
+    return std::nullopt;
   Info.Flags = static_cast<uint32_t>(Flags);
   Info.TypeHash = Hash;
   Info.Name = S.str();
@@ -283,7 +287,10 @@ void RegistryBuilder::emitEntry(const PermGlobal &G) {
     C = M.getOrInsertComdat(EntryName);
   bool Shared = C && !GV->hasLocalLinkage();
 
-  Constant *NameInit = ConstantDataArray::getString(Ctx, G.Info.Name);
+  std::string Name = G.Info.Name;
+  if (G.Info.InFile)
+    Name = (sys::path::filename(M.getSourceFileName()) + ":" + Name).str();
+  Constant *NameInit = ConstantDataArray::getString(Ctx, Name);
   auto *NameGV = new GlobalVariable(M, NameInit->getType(), /*isConstant=*/true,
                                     GlobalValue::PrivateLinkage, NameInit,
                                     "perm.name." + GV->getName());

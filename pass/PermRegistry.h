@@ -9,6 +9,13 @@
 // llvm.global.annotations:
 //
 //   perm:flags=0x9;type=0x0123456789abcdef;name=ns::counter
+//   perm:flags=0x4;type=0x0123456789abcdef;in=file;name=tick:calls
+//
+// "in=file" marks a name that is unique only within its translation unit
+// (file statics, static locals of internal functions): the pass puts the
+// basename of the module's source file and a colon in front of it.  The
+// frontend cannot: a declaration read from a precompiled header was
+// completed while the header was compiled, and would carry its name.
 //
 // An annotation is the one channel from a plugin's AST consumer to the IR
 // that clang's CodeGen already carries per global (the consumer cannot reach
@@ -45,6 +52,7 @@ constexpr llvm::StringLiteral MarkerAnnotation = "perm";
 struct PermGlobalInfo {
   uint32_t Flags = 0;    ///< PERM_REG_* of perm_registry.h
   uint64_t TypeHash = 0; ///< computeTypeHash() of the variable's type
+  bool InFile = false;   ///< Name is relative to the translation unit
   std::string Name;      ///< the registry name (may contain any character)
 };
 

@@ -3,12 +3,15 @@
 ; section "persistent" and keeps them alive.
 ; REQUIRES: plugin
 ; RUN: opt -load-pass-plugin=%perm_plugin -passes=perm-registry -S %s | FileCheck %s
+; A name marked "in=file" gets the basename of source_filename in front.
+
+source_filename = "src/file.c"
 
 @counter = global i64 0, align 8
 @table = internal global [4 x i32] zeroinitializer, align 16
 @other = global i32 0, align 4
 @.perm.counter = private unnamed_addr constant [45 x i8] c"perm:flags=0x1;type=0x123456789abcdef;name=n\00", section "llvm.metadata"
-@.perm.table = private unnamed_addr constant [43 x i8] c"perm:flags=0x2;type=0x2a;name=file.c:table\00", section "llvm.metadata"
+@.perm.table = private unnamed_addr constant [44 x i8] c"perm:flags=0x2;type=0x2a;in=file;name=table\00", section "llvm.metadata"
 @.keep = private unnamed_addr constant [5 x i8] c"keep\00", section "llvm.metadata"
 @.file = private unnamed_addr constant [7 x i8] c"file.c\00", section "llvm.metadata"
 @llvm.global.annotations = appending global [3 x { ptr, ptr, ptr, i32, ptr }] [
