@@ -113,12 +113,14 @@ extern char __stop_persistent[] __attribute__((weak, visibility("hidden")));
 ** identical binary).  The weak, hidden definition leaves one copy per module.
 */
 #ifndef PERM__PLUGIN
-void perm__registry_add_raw(void *begin, void *end);
+/* Weak: a module may include perm.h without linking the runtime itself. */
+void perm__registry_add_raw(void *begin, void *end) __attribute__((weak));
 extern char __start_persistent[] __attribute__((weak, visibility("hidden")));
 extern char __stop_persistent[] __attribute__((weak, visibility("hidden")));
 __attribute__((constructor, weak, visibility("hidden"))) void
 perm__register_persistent_section(void) {
-  if ((void *)__start_persistent != (void *)__stop_persistent)
+  if (perm__registry_add_raw != NULL &&
+      (void *)__start_persistent != (void *)__stop_persistent)
     perm__registry_add_raw(__start_persistent, __stop_persistent);
 }
 #endif

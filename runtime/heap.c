@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "heap.h"
@@ -136,14 +137,15 @@ void perm__heap_register_self(void) {
   pthread_setspecific(heap.self_key, t);
 }
 
-void perm__heap_gate_wait(perm_thread_t *t) {
+void perm__heap_gate_slow(perm_thread_t *t) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST); /* strict mode's half of Dekker */
   if (t->in_op > 1)
     return; /* already inside: the fork is waiting for us to leave */
-  while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE)) {
+  int w;
+  while ((w = __atomic_load_n(&perm__gate.word, __ATOMIC_ACQUIRE)) &
+         PERM_GATE_PENDING) {
     __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
-    while (__atomic_load_n(&perm__gate.pending, __ATOMIC_ACQUIRE))
-      syscall(SYS_futex, &perm__gate.pending, FUTEX_WAIT_PRIVATE, 1, NULL, NULL,
-              0);
+    syscall(SYS_futex, &perm__gate.word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
     __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
   }
@@ -152,23 +154,27 @@ void perm__heap_gate_wait(perm_thread_t *t) {
 static void heap_gate_membarrier_register(void) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
               0) != 0)
-    perm__gate.strict = 1;
+    __atomic_fetch_or(&perm__gate.word, PERM_GATE_STRICT, __ATOMIC_SEQ_CST);
 }
 
 /* Closes the gate and waits until no other thread is inside jemalloc. */
 static void heap_gate_close(void) {
-  __atomic_store_n(&perm__gate.pending, 1, __ATOMIC_SEQ_CST);
-  if (!perm__gate.strict &&
-      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-    perm__gate.strict = 1; /* from now on threads fence themselves */
+  int w = __atomic_or_fetch(&perm__gate.word, PERM_GATE_PENDING, __ATOMIC_SEQ_CST);
+  if (!(w & PERM_GATE_STRICT) &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    /* From now on threads fence themselves; wait for those that did not. */
+    __atomic_fetch_or(&perm__gate.word, PERM_GATE_STRICT, __ATOMIC_SEQ_CST);
+    struct timespec settle = {0, 1000 * 1000};
+    nanosleep(&settle, NULL);
+  }
   for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
     while (t != &perm__self && __atomic_load_n(&t->in_op, __ATOMIC_ACQUIRE) > 0)
       sched_yield();
 }
 
 static void heap_gate_open(void) {
-  __atomic_store_n(&perm__gate.pending, 0, __ATOMIC_RELEASE);
-  syscall(SYS_futex, &perm__gate.pending, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
+  __atomic_fetch_and(&perm__gate.word, ~PERM_GATE_PENDING, __ATOMIC_RELEASE);
+  syscall(SYS_futex, &perm__gate.word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
           NULL, 0);
 }
 
@@ -365,7 +371,7 @@ static void heap_postfork_child(void) {
         heap_forget_thread(t->tsd); /* outside jemalloc: the gate saw to it */
       heap_unlink(t);
     }
-    perm__gate.pending = 0;
+    perm__gate.word &= ~PERM_GATE_PENDING;
     if (!heap.checkpoint_fork)
       permje_jemalloc_postfork_child();
   }

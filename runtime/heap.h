@@ -55,29 +55,29 @@ typedef struct perm_thread_s {
   struct perm_thread_s *prev, *next; /* guarded by heap.c's threads_lock */
 } perm_thread_t;
 
+/* The gate's state, one word so the fast path reads it once. */
+#define PERM_GATE_PENDING 1 /* a fork is being prepared or done */
+#define PERM_GATE_STRICT 2  /* no membarrier(2): entering threads fence */
+
 typedef struct perm_gate_s {
-  int pending; /* 1 while a fork is being prepared or done */
-  int strict;  /* no membarrier(2): threads fence on entry instead */
+  int word; /* PERM_GATE_* bits */
 } perm_gate_t;
 
 PERM_HIDDEN extern perm_gate_t perm__gate;
 PERM_HIDDEN extern __thread perm_thread_t perm__self
     __attribute__((tls_model("initial-exec")));
 PERM_HIDDEN void perm__heap_register_self(void);
-PERM_HIDDEN void perm__heap_gate_wait(perm_thread_t *t);
+/* The gate is closed, or strict: fence, and wait while a fork is pending. */
+PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);
 
 static inline perm_thread_t *perm__heap_enter(void) {
   perm_thread_t *t = &perm__self;
   if (__builtin_expect(!t->registered, 0))
     perm__heap_register_self();
   __atomic_store_n(&t->in_op, t->in_op + 1, __ATOMIC_RELAXED);
-  if (__builtin_expect(perm__gate.strict, 0))
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  else
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (__builtin_expect(__atomic_load_n(&perm__gate.pending, __ATOMIC_RELAXED),
-                       0))
-    perm__heap_gate_wait(t);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (__builtin_expect(__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED), 0))
+    perm__heap_gate_slow(t);
   return t;
 }
 
