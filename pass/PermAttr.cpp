@@ -29,8 +29,8 @@
 // section "persistent".  A SectionAttr added while parsing would turn a later
 // section("other") into clang's "section does not match" warning and drop it;
 // one added by the consumer, after Sema checked the declaration, makes Sema's
-// end-of-file check of a tentative definition report a bogus "section type
-// conflict" with the globals CodeGen already emitted into that section.
+// end-of-file check of tentative definitions report a bogus "section type
+// conflict" as soon as an initialised PERM variable was emitted before.
 //
 //===----------------------------------------------------------------------===//
 
@@ -175,19 +175,19 @@ static DiagnosticBuilder report(DiagnosticsEngine &DE, SourceLocation Loc,
   return DE.Report(Loc, getDiagID(DE, Kind));
 }
 
-/// The marker or the completed annotation on \p D, or null.
-static AnnotateAttr *getPermAnnotation(const Decl *D) {
-  for (auto *A : D->specific_attrs<AnnotateAttr>()) {
-    StringRef Text = A->getAnnotation();
-    if (Text == perm::MarkerAnnotation ||
-        Text.starts_with(perm::MarkerAnnotation.str() + ":"))
-      return A;
-  }
-  return nullptr;
+/// True for the marker and for a completed annotation.
+static bool isPermAnnotation(const AnnotateAttr *A) {
+  StringRef Text = A->getAnnotation();
+  return Text == perm::MarkerAnnotation ||
+         Text.starts_with(perm::MarkerAnnotation.str() + ":");
 }
 
-static bool isMarker(const AnnotateAttr *A) {
-  return A->getAnnotation() == perm::MarkerAnnotation;
+/// The first marker or completed annotation on \p D, or null.
+static AnnotateAttr *getPermAnnotation(const Decl *D) {
+  for (auto *A : D->specific_attrs<AnnotateAttr>())
+    if (isPermAnnotation(A))
+      return A;
+  return nullptr;
 }
 
 /// Diagnoses the properties of \p VD's type that rule out the attribute.
@@ -299,6 +299,9 @@ perm::PermAttrInfo::handleDeclAttribute(Sema &S, Decl *D,
     return AttributeNotApplied;
   }
 
+  // Written twice on one declaration: one marker is enough.
+  if (getPermAnnotation(VD))
+    return AttributeApplied;
   ASTContext &Ctx = S.getASTContext();
   VD->addAttr(AnnotateAttr::CreateImplicit(Ctx, MarkerAnnotation, nullptr, 0,
                                            Attr.getRange()));
@@ -377,6 +380,8 @@ private:
   VarFinder Finder;
   /// Declarations already checked, to report each problem once.
   llvm::DenseSet<const VarDecl *> Checked;
+  /// Definitions whose annotation is complete.
+  llvm::DenseSet<const VarDecl *> Completed;
 };
 
 } // namespace
@@ -405,15 +410,18 @@ void PermConsumer::complete(VarDecl *VD) {
   // A common symbol cannot be placed in a section (-fcommon).
   if (!VD->hasAttr<NoCommonAttr>())
     VD->addAttr(NoCommonAttr::CreateImplicit(*Ctx, Annotation->getRange()));
-  if (!isMarker(Annotation))
+  if (!Completed.insert(VD).second)
     return;
-  // Replace the marker, which is this declaration's own copy.
+  // One annotation, computed for this declaration, in place of its marker
+  // and of the copies inherited from earlier declarations: CodeGen emits
+  // every annotation of the definition it emits.
+  SourceRange Range = Annotation->getRange();
   std::string Text = perm::formatPermAnnotation(describe(VD));
-  AnnotateAttr *Complete = AnnotateAttr::CreateImplicit(*Ctx, Text, nullptr, 0,
-                                                        Annotation->getRange());
-  for (Attr *&A : VD->getAttrs())
-    if (A == Annotation)
-      A = Complete;
+  llvm::erase_if(VD->getAttrs(), [](const Attr *A) {
+    const auto *AA = dyn_cast<AnnotateAttr>(A);
+    return AA && isPermAnnotation(AA);
+  });
+  VD->addAttr(AnnotateAttr::CreateImplicit(*Ctx, Text, nullptr, 0, Range));
 }
 
 /// The template instantiation that made \p VD, if any: the variable itself

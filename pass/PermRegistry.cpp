@@ -134,6 +134,7 @@ private:
 struct PermGlobal {
   GlobalVariable *GV;
   perm::PermGlobalInfo Info;
+  bool Complete; ///< Info came from a complete annotation
 };
 
 /// Builds the registry of one module.
@@ -149,7 +150,7 @@ public:
 
 private:
   void diagnose(const Twine &Msg, DiagnosticSeverity Severity = DS_Error);
-  PermGlobal fromMarker(GlobalVariable *GV);
+  void completeFromIR(PermGlobal &G);
   Function *createStructor(StringRef Name, StringRef Callee);
   GlobalVariable *getSectionBound(StringRef Name);
 
@@ -218,8 +219,13 @@ SmallVector<PermGlobal, 8> RegistryBuilder::takeAnnotatedGlobals() {
         Annotation->getOperand(0)->stripPointerCasts());
     if (!GV || GV->isDeclarationForLinker())
       continue;
+    // One entry per global, even if it was annotated twice; a complete
+    // annotation wins over a bare marker.
+    auto Prev =
+        llvm::find_if(Found, [&](const PermGlobal &G) { return G.GV == GV; });
     if (Text == perm::MarkerAnnotation) {
-      Found.push_back(fromMarker(GV));
+      if (Prev == Found.end())
+        Found.push_back({GV, {}, /*Complete=*/false});
       continue;
     }
     std::optional<perm::PermGlobalInfo> Info = perm::parsePermAnnotation(Text);
@@ -227,8 +233,16 @@ SmallVector<PermGlobal, 8> RegistryBuilder::takeAnnotatedGlobals() {
       diagnose("malformed annotation '" + Text + "' on @" + GV->getName());
       continue;
     }
-    Found.push_back({GV, std::move(*Info)});
+    if (Prev == Found.end()) {
+      Found.push_back({GV, std::move(*Info), /*Complete=*/true});
+    } else if (!Prev->Complete) {
+      Prev->Info = std::move(*Info);
+      Prev->Complete = true;
+    }
   }
+  for (PermGlobal &G : Found)
+    if (!G.Complete)
+      completeFromIR(G);
   if (Found.empty() && MaybeDead.empty())
     return Found;
 
@@ -256,16 +270,15 @@ SmallVector<PermGlobal, 8> RegistryBuilder::takeAnnotatedGlobals() {
 /// A variable that the frontend marked but never completed: it has no type
 /// hash.  This is a bug in the plugin; the variable is still registered,
 /// under its IR name, so that it persists.
-PermGlobal RegistryBuilder::fromMarker(GlobalVariable *GV) {
-  diagnose("@" + GV->getName() +
+void RegistryBuilder::completeFromIR(PermGlobal &G) {
+  diagnose("@" + G.GV->getName() +
                " has no type information; it is registered without a type "
                "check (please report this as a PERM bug)",
            DS_Warning);
-  PermGlobal G{GV, {}};
   G.Info.Flags =
-      GV->hasLocalLinkage() ? PERM_REG_FILE_STATIC : PERM_REG_EXTERNAL;
-  G.Info.Name = demangle(GV->getName());
-  return G;
+      G.GV->hasLocalLinkage() ? PERM_REG_FILE_STATIC : PERM_REG_EXTERNAL;
+  G.Info.TypeHash = 0;
+  G.Info.Name = demangle(G.GV->getName());
 }
 
 void RegistryBuilder::emitEntry(const PermGlobal &G) {
