@@ -299,9 +299,6 @@ perm::PermAttrInfo::handleDeclAttribute(Sema &S, Decl *D,
     return AttributeNotApplied;
   }
 
-  // Written twice on one declaration: one marker is enough.
-  if (getPermAnnotation(VD))
-    return AttributeApplied;
   ASTContext &Ctx = S.getASTContext();
   VD->addAttr(AnnotateAttr::CreateImplicit(Ctx, MarkerAnnotation, nullptr, 0,
                                            Attr.getRange()));

@@ -11,6 +11,10 @@
 // CHECK-NEXT: @perm.entry.twice = {{.*}}{{$}}
 // CHECK-NOT: {{.}}
 
+// Before the pass, each of the six definitions carries one annotation.
+// RUN: %clang -fplugin=%perm_plugin -S -emit-llvm -Xclang -disable-llvm-passes %s -o - | FileCheck %s --check-prefix=ANNOT
+// ANNOT: @llvm.global.annotations = appending global [6 x
+
 #define PERM __attribute__((perm))
 
 extern PERM int declared_first;
