@@ -26,12 +26,13 @@
 // each module sees its own section.
 //
 // Entries and PERM variables are kept alive by llvm.used, which ELF targets
-// lower to SHF_GNU_RETAIN: --gc-sections (ld.bfd and lld, which does not keep
-// a section merely because __start_ refers to it) and LTO keep them.  An entry
-// for a variable that may be defined in several translation units (C++ inline
-// variables, template static members, static locals of inline functions, weak
-// variables) is linkonce_odr in the variable's comdat, so the linker keeps
-// one entry per variable.
+// lower to SHF_GNU_RETAIN: --gc-sections keeps them with ld.bfd and lld
+// alike, without relying on __start_ references (lld's -z start-stop-gc
+// ignores those), and so does LTO.  An entry for a variable that may be
+// defined in several translation units (C++ inline variables, template
+// static members, static locals of inline functions, weak variables) is
+// linkonce_odr in the variable's comdat, so the linker keeps one entry per
+// variable.
 //
 //===----------------------------------------------------------------------===//
 
