@@ -90,7 +90,7 @@ __thread perm_thread_t perm__self __attribute__((tls_model("initial-exec")));
 /*--------------------------------------------------------------- threads ---*/
 
 static void heap_unlink(perm_thread_t *t) {
-  if (!t->registered)
+  if (t->state == PERM_THREAD_UNKNOWN)
     return;
   if (t->prev != NULL)
     t->prev->next = t->next;
@@ -99,7 +99,7 @@ static void heap_unlink(perm_thread_t *t) {
   if (t->next != NULL)
     t->next->prev = t->prev;
   t->prev = t->next = NULL;
-  t->registered = 0;
+  t->state = PERM_THREAD_UNKNOWN;
 }
 
 /*
@@ -123,10 +123,12 @@ static void heap_make_self_key(void) {
 
 void perm__heap_register_self(void) {
   perm_thread_t *t = &perm__self;
+  if (t->state != PERM_THREAD_UNKNOWN)
+    return; /* a nested call: a thread's calls never nest */
   pthread_once(&heap.self_key_once, heap_make_self_key);
   pthread_mutex_lock(&heap.threads_lock);
-  if (!t->registered) {
-    t->registered = 1;
+  if (t->state == PERM_THREAD_UNKNOWN) {
+    t->state = PERM_THREAD_OUTSIDE;
     t->prev = NULL;
     t->next = heap.threads;
     if (heap.threads != NULL)
@@ -139,14 +141,12 @@ void perm__heap_register_self(void) {
 
 void perm__heap_gate_slow(perm_thread_t *t) {
   __atomic_thread_fence(__ATOMIC_SEQ_CST); /* strict mode's half of Dekker */
-  if (t->in_op > 1)
-    return; /* already inside: the fork is waiting for us to leave */
   int w;
   while ((w = __atomic_load_n(&perm__gate.word, __ATOMIC_ACQUIRE)) &
          PERM_GATE_PENDING) {
-    __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->state, PERM_THREAD_OUTSIDE, __ATOMIC_RELEASE);
     syscall(SYS_futex, &perm__gate.word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
-    __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->state, PERM_THREAD_INSIDE, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
   }
 }
@@ -168,7 +168,8 @@ static void heap_gate_close(void) {
     nanosleep(&settle, NULL);
   }
   for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
-    while (t != &perm__self && __atomic_load_n(&t->in_op, __ATOMIC_ACQUIRE) > 0)
+    while (t != &perm__self &&
+           __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == PERM_THREAD_INSIDE)
       sched_yield();
 }
 

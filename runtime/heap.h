@@ -47,9 +47,13 @@ static inline int perm__in_region(const void *p) {
 ** thread-local stores and one load; the forking side pays for the ordering
 ** with membarrier(2).
 */
+/* perm_thread_t.state: one word, so the fast path tests it once. */
+#define PERM_THREAD_UNKNOWN 0 /* not in the list of threads yet */
+#define PERM_THREAD_OUTSIDE 1 /* in the list, not inside jemalloc */
+#define PERM_THREAD_INSIDE 2  /* in a call into jemalloc */
+
 typedef struct perm_thread_s {
-  int in_op;       /* depth of calls into the private jemalloc */
-  int registered;  /* linked in the list of threads */
+  int state;       /* PERM_THREAD_*; calls never nest */
   int exit_rounds; /* destructor rounds waited for jemalloc's */
   void *tsd;       /* jemalloc's tsd of this thread, if any */
   struct perm_thread_s *prev, *next; /* guarded by heap.c's threads_lock */
@@ -72,9 +76,9 @@ PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);
 
 static inline perm_thread_t *perm__heap_enter(void) {
   perm_thread_t *t = &perm__self;
-  if (__builtin_expect(!t->registered, 0))
+  if (__builtin_expect(t->state != PERM_THREAD_OUTSIDE, 0))
     perm__heap_register_self();
-  __atomic_store_n(&t->in_op, t->in_op + 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->state, PERM_THREAD_INSIDE, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (__builtin_expect(__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED), 0))
     perm__heap_gate_slow(t);
@@ -82,7 +86,7 @@ static inline perm_thread_t *perm__heap_enter(void) {
 }
 
 static inline void perm__heap_leave(perm_thread_t *t) {
-  __atomic_store_n(&t->in_op, t->in_op - 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->state, PERM_THREAD_OUTSIDE, __ATOMIC_RELEASE);
 }
 
 /* Learns where ld.so's code is (its allocations stay transient). */

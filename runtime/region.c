@@ -186,6 +186,13 @@ void *perm__region_alloc(perm_region_t *r, size_t len, void *hint, int prot) {
     errno = err;
     return NULL;
   }
+  /*
+  ** Huge pages make the checkpoint's fork cheap: it copies one page-table
+  ** entry per 2 MiB instead of 512 (measured: 26 ms per GiB without, under
+  ** 1 ms with).  Only a hint: where THP is off it does nothing.
+  */
+  if (len >= PERM_REGION_HUGE)
+    madvise(p, len, MADV_HUGEPAGE);
   return p;
 }
 

@@ -117,6 +117,8 @@ static int restore_map_runs(restore_ctx_t *x, const restore_table_t *runs) {
                        -1, 0) == MAP_FAILED)
       return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64,
                                 r[i].addr);
+    if (r[i].length >= PERM_REGION_HUGE) /* as region.c does, for the fork */
+      madvise((void *)r[i].addr, r[i].length, MADV_HUGEPAGE);
   }
   return 0;
 }
