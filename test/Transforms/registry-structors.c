@@ -1,10 +1,15 @@
 // One constructor and one destructor per module, each linkonce_odr, hidden
 // and in its own comdat, listed in llvm.global_ctors/dtors with priority 101
 // and themselves as the comdat key, passing the bounds of the module's
-// section "perm_registry" (__start_/__stop_, extern_weak hidden).
+// section "perm_registry" (__start_/__stop_, extern_weak hidden); at every
+// optimisation level.
 // REQUIRES: plugin
 // RUN: %clang -fplugin=%perm_plugin -O0 -S -emit-llvm %s -o - | FileCheck %s
+// RUN: %clang -fplugin=%perm_plugin -O1 -S -emit-llvm %s -o - | FileCheck %s
 // RUN: %clang -fplugin=%perm_plugin -O2 -S -emit-llvm %s -o - | FileCheck %s
+// RUN: %clang -fplugin=%perm_plugin -O3 -S -emit-llvm %s -o - | FileCheck %s
+// RUN: %clang -fplugin=%perm_plugin -Os -S -emit-llvm %s -o - | FileCheck %s
+// RUN: %clang -fplugin=%perm_plugin -Oz -S -emit-llvm %s -o - | FileCheck %s
 
 __attribute__((perm)) int a;
 __attribute__((perm)) int b;
