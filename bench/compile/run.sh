@@ -11,9 +11,9 @@
 # RUNS    runs per configuration, at least 5 (default: 11)
 # LINES   size of the generated file (default: 20000)
 #
-# Uses hyperfine when it is installed, else a loop timed with date +%s%N.
-# Runs alternate between the configurations so that drift of the machine
-# (frequency, cache) affects both alike.
+# Uses hyperfine when it is installed, else a loop timed with date +%s%N
+# whose runs alternate between the two compilers, so that drift of the
+# machine (frequency, cache, other load) affects both alike.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
