@@ -17,7 +17,6 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,31 +297,15 @@ static void check_hint_prev(const char *path) {
 }
 
 int tool_check(const tool_command_t *cmd, int argc, char **argv) {
-  static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int quiet = 0, opt;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-    switch (opt) {
-    case 'q':
-      quiet = 1;
-      break;
-    case 'h':
-      tool_command_usage(stdout, cmd);
-      return TOOL_EXIT_OK;
-    default:
-      return tool_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind + 1 != argc)
-    return tool_usage_error(cmd, optind == argc ? "no image given"
-                                                : "one image at a time");
-  const char *path = argv[optind];
+  int quiet = 0;
+  const char *path;
+  int rc = tool_parse_flag_image(cmd, argc, argv, "quiet", &quiet, &path);
+  if (rc >= 0)
+    return rc;
 
   check_t c;
   memset(&c, 0, sizeof c);
-  int rc = perm__image_open(&c.img, path);
+  rc = perm__image_open(&c.img, path);
   if (rc != 0) {
     tool_error("%s", perm__error_message());
     /* No hint for a missing file or one that was never an image. */

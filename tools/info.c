@@ -8,7 +8,6 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,30 +282,15 @@ static void info_json(const info_t *x) {
 }
 
 int tool_info(const tool_command_t *cmd, int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int json = 0, c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-    switch (c) {
-    case 'j':
-      json = 1;
-      break;
-    case 'h':
-      tool_command_usage(stdout, cmd);
-      return TOOL_EXIT_OK;
-    default:
-      return tool_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind + 1 != argc)
-    return tool_usage_error(cmd, optind == argc ? "no image given"
-                                                : "one image at a time");
+  int json = 0;
+  const char *image;
+  int rc = tool_parse_flag_image(cmd, argc, argv, "json", &json, &image);
+  if (rc >= 0)
+    return rc;
 
   info_t x;
   memset(&x, 0, sizeof x);
-  if (perm__image_open(&x.img, argv[optind]) != 0) {
+  if (perm__image_open(&x.img, image) != 0) {
     tool_error("%s", perm__error_message());
     return TOOL_EXIT_FAIL;
   }

@@ -76,6 +76,32 @@ void tool_error(const char *fmt, ...) {
   va_end(ap);
 }
 
+int tool_parse_flag_image(const tool_command_t *cmd, int argc, char **argv,
+                          const char *flag, int *set, const char **image) {
+  const struct option opts[] = {{flag, no_argument, NULL, 'f'},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'f':
+      *set = 1;
+      break;
+    case 'h':
+      tool_command_usage(stdout, cmd);
+      return TOOL_EXIT_OK;
+    default:
+      return tool_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind + 1 != argc)
+    return tool_usage_error(cmd, optind == argc ? "no image given"
+                                                : "one image at a time");
+  *image = argv[optind];
+  return -1;
+}
+
 int tool_usage_error(const tool_command_t *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -48,6 +48,12 @@ void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tool_usage_error(const tool_command_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void tool_command_usage(FILE *out, const tool_command_t *cmd);
+/*
+** Parses "[--FLAG] [--help] IMAGE": sets *set when --FLAG is given and
+** *image.  Returns -1 to go on, else the exit code to return.
+*/
+int tool_parse_flag_image(const tool_command_t *cmd, int argc, char **argv,
+                          const char *flag, int *set, const char **image);
 /* Short names for on-disk codes, for tables and JSON. */
 const char *tool_block_type_name(uint32_t type);
 const char *tool_state_name(uint32_t code);
