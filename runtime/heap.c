@@ -11,12 +11,16 @@
 **     pthread_atfork call is swallowed, so we choose the order);
 **   - decay timers (rewritten so they re-arm on the new clock).
 **
-** Threads: jemalloc registers each thread's tsd with pthread_setspecific;
-** the shim records it, so that a fork child can flush and destroy the
-** tcaches of threads that do not exist in the child.  Without this every
-** checkpoint would leak the objects cached by other threads.
+** Threads: each thread that calls into the instance is linked in a list
+** (its perm_thread_t lives in its TLS) before its first call, and the
+** pthread_setspecific shim records its jemalloc tsd there.  A fork child
+** flushes and destroys the tcaches of the threads that do not exist in it;
+** without this every checkpoint would leak the objects they cached.  The
+** fork gate (heap.h) makes sure none of them was inside jemalloc at the
+** fork, so their tcaches are consistent when flushed.
 **
-** Lock order: threads.lock -> rtree init_lock -> jemalloc's locks -> region.
+** Lock order: threads_lock -> (gate closed, threads outside) -> rtree
+** init_lock -> jemalloc's locks -> region lock.
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
