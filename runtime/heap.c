@@ -89,6 +89,7 @@ static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
                       .self_key_once = PTHREAD_ONCE_INIT};
 
 perm_gate_t perm__gate;
+static void *heap_first_tsd; /* the first thread's tsd in this process */
 __thread perm_thread_t perm__self __attribute__((tls_model("initial-exec")));
 
 /*--------------------------------------------------------------- threads ---*/
@@ -310,8 +311,18 @@ int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
 
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value);
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value) {
-  if (value != NULL)
+  if (value != NULL) {
     perm__self.tsd = (void *)value; /* no lock: we may be inside jemalloc */
+    /*
+    ** A second thread in jemalloc that pthread_create did not announce (a
+    ** thread libc made for itself): turn the gate on from now on.
+    */
+    void *first = NULL;
+    if (!__atomic_compare_exchange_n(&heap_first_tsd, &first, (void *)value, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+        first != value)
+      __atomic_fetch_or(&perm__gate.word, PERM_GATE_MULTI, __ATOMIC_SEQ_CST);
+  }
   return pthread_setspecific(key, value);
 }
 

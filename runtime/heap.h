@@ -62,6 +62,7 @@ typedef struct perm_thread_s {
 /* The gate's state, one word so the fast path reads it once. */
 #define PERM_GATE_PENDING 1 /* a fork is being prepared or done */
 #define PERM_GATE_STRICT 2  /* no membarrier(2): entering threads fence */
+#define PERM_GATE_MULTI 4   /* the process has created a thread */
 
 typedef struct perm_gate_s {
   int word; /* PERM_GATE_* bits */
@@ -74,13 +75,26 @@ PERM_HIDDEN void perm__heap_register_self(void);
 /* The gate is closed, or strict: fence, and wait while a fork is pending. */
 PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);
 
+/*
+** A process that never created a thread has nobody to wait for at a fork:
+** its calls skip the gate (and stay tail calls).  pthread_create, which the
+** runtime wraps, sets PERM_GATE_MULTI while the creator is the only thread,
+** so no call can be half-way inside the allocator when the gate starts.
+*/
+static inline int perm__gate_open_fast(void) {
+  return (__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED) &
+          (PERM_GATE_MULTI | PERM_GATE_PENDING)) == 0;
+}
+
 static inline perm_thread_t *perm__heap_enter(void) {
   perm_thread_t *t = &perm__self;
   if (__builtin_expect(t->state != PERM_THREAD_OUTSIDE, 0))
     perm__heap_register_self();
   __atomic_store_n(&t->state, PERM_THREAD_INSIDE, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (__builtin_expect(__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED), 0))
+  if (__builtin_expect(__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED) &
+                           (PERM_GATE_PENDING | PERM_GATE_STRICT),
+                       0))
     perm__heap_gate_slow(t);
   return t;
 }

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <link.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,19 +30,54 @@ extern void *__libc_pvalloc(size_t);
 
 #define PERM_EXPORT __attribute__((visibility("default")))
 
-/* A call into the private jemalloc, through the fork gate (heap.h). */
+/*
+** A call into the private jemalloc, through the fork gate (heap.h) once the
+** process has threads; a plain (tail) call before.
+*/
 #define GATED(type, call)                                                      \
   __extension__({                                                              \
-    perm_thread_t *t_ = perm__heap_enter();                                    \
-    type r_ = (call);                                                          \
-    perm__heap_leave(t_);                                                      \
+    type r_;                                                                   \
+    if (__builtin_expect(perm__gate_open_fast(), 1)) {                         \
+      r_ = (call);                                                             \
+    } else {                                                                   \
+      perm_thread_t *t_ = perm__heap_enter();                                  \
+      r_ = (call);                                                             \
+      perm__heap_leave(t_);                                                    \
+    }                                                                          \
     r_;                                                                        \
   })
 
 static void gated_free(void *ptr) {
+  if (__builtin_expect(perm__gate_open_fast(), 1)) {
+    permje_free(ptr);
+    return;
+  }
   perm_thread_t *t = perm__heap_enter();
   permje_free(ptr);
   perm__heap_leave(t);
+}
+
+/*------------------------------------------------------------ threads ---*/
+
+typedef int (*interpose_pthread_create_t)(pthread_t *, const pthread_attr_t *,
+                                          void *(*)(void *), void *);
+static interpose_pthread_create_t interpose_real_pthread_create;
+
+/* Found before main: dlsym may allocate. */
+__attribute__((constructor(101))) static void interpose_find_pthread_create(void) {
+  interpose_real_pthread_create =
+      (interpose_pthread_create_t)dlsym(RTLD_NEXT, "pthread_create");
+}
+
+/* The first thread turns the fork gate on, while its creator is alone. */
+PERM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                               void *(*start)(void *), void *arg) {
+  __atomic_fetch_or(&perm__gate.word, PERM_GATE_MULTI, __ATOMIC_SEQ_CST);
+  if (interpose_real_pthread_create == NULL)
+    interpose_find_pthread_create();
+  if (interpose_real_pthread_create == NULL)
+    return EAGAIN;
+  return interpose_real_pthread_create(thread, attr, start, arg);
 }
 
 /*
