@@ -4,9 +4,13 @@
 # downloaded from elsewhere, nothing is vendored.
 set -eu
 
+# libclang-rt-19-dev: libFuzzer and the sanitizers' runtimes (test/fuzz,
+# scripts/sanitize.sh); libmimalloc2.0 and libtcmalloc-minimal4: allocators
+# that bench/ measures PERM against.
 packages="clang-19 libclang-19-dev llvm-19-dev llvm-19-tools lld-19 \
-libjemalloc-dev libxxhash-dev cmake ninja-build python3 gcc g++ \
-openmpi-bin libopenmpi-dev util-linux"
+libclang-rt-19-dev libjemalloc-dev libxxhash-dev cmake ninja-build python3 \
+gcc g++ openmpi-bin libopenmpi-dev util-linux libmimalloc2.0 \
+libtcmalloc-minimal4"
 
 missing=""
 for p in $packages; do
