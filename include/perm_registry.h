@@ -28,6 +28,9 @@
   0x10u                        /* nameless: the whole "persistent" section */
 #define PERM_REG_RUNTIME 0x20u /* registered at run time with perm_register()  \
                                 */
+/* In images only: not declared by the program that wrote the image (kept
+** from the image it restored, or from a module it unloaded). */
+#define PERM_REG_KEPT 0x40u
 
 /*
 ** One persistent global.  All fields are 64-bit so that the layout is the

@@ -39,6 +39,8 @@ typedef struct api_mode_s {
   api_access_t access;
   int explicit_alloc; /* "x": only perm_malloc & co. persist */
   int eager;          /* "e": read the whole image at open */
+  int shared;         /* "s": another program of the application may have
+                         written the image */
 } api_mode_t;
 
 typedef struct api_s {
@@ -65,7 +67,7 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
   memset(m, 0, sizeof *m);
   if (s == NULL || *s == '\0')
     return perm__errorf(EINVAL, "perm_open: the mode is empty; use \"w+\", "
-                                "\"r+\", \"r\" or \"a+\" (plus x, e)");
+                                "\"r+\", \"r\" or \"a+\" (plus x, e, s)");
   const char *p = s;
   switch (*p++) {
   case 'w':
@@ -80,7 +82,7 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
   default:
     return perm__errorf(EINVAL,
                         "perm_open: bad mode \"%s\": it starts with "
-                        "'%c'; use w, r or a, then optional + x e",
+                        "'%c'; use w, r or a, then optional + x e s",
                         s, *s);
   }
   if (*p == '+') {
@@ -93,11 +95,14 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
       m->explicit_alloc = 1;
     else if (*p == 'e' && !m->eager)
       m->eager = 1;
+    else if (*p == 's' && !m->shared)
+      m->shared = 1;
     else
       return perm__errorf(EINVAL,
                           "perm_open: bad mode \"%s\": unexpected "
                           "'%c' at position %d; modifiers are x (explicit "
-                          "allocation) and e (eager restore), once each",
+                          "allocation), e (eager restore) and s (shared with "
+                          "other programs), once each",
                           s, *p, (int)(p - s) + 1);
   }
   return 0;
@@ -134,11 +139,35 @@ static void api_prepare_stdio(void) {
     setvbuf(stdout, buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 }
 
-PERM_EXPORT int perm_open(const char *path, const char *mode) {
-  return perm__open(path, mode, 0);
+static void api_report_restore(const char *path) {
+  perm_restore_counts_t c;
+  perm__registry_counts(&c);
+  perm__verbose("restored '%s': generation %llu, %llu globals restored, "
+                "%llu new, %llu dropped",
+                path, (unsigned long long)perm__saved.generation,
+                (unsigned long long)c.restored, (unsigned long long)c.fresh,
+                (unsigned long long)c.dropped);
 }
 
-int perm__open(const char *path, const char *mode, uint64_t capacity) {
+int perm__open_started(void) {
+  char msg[1024];
+  if (perm__registry_end_startup(msg, sizeof msg) != 0) {
+    perm__error_set_raw(msg);
+    return -EINVAL;
+  }
+  pthread_mutex_lock(&api.lock);
+  if (api.open && api.restored)
+    api_report_restore(api.path);
+  pthread_mutex_unlock(&api.lock);
+  return 0;
+}
+
+PERM_EXPORT int perm_open(const char *path, const char *mode) {
+  return perm__open(path, mode, 0, 0);
+}
+
+int perm__open(const char *path, const char *mode, uint64_t capacity,
+               unsigned flags) {
   perm__error_clear();
   api_mode_t m;
   int rc = api_parse_mode(mode, &m);
@@ -174,17 +203,15 @@ int perm__open(const char *path, const char *mode, uint64_t capacity) {
   if (restoring) {
     perm_restore_opts_t o = {.verify_full = cfg.verify_full,
                              .allow_rebuild = cfg.allow_rebuild,
-                             .eager = cfg.eager || m.eager};
+                             .eager = cfg.eager || m.eager,
+                             .shared = m.shared || (flags & PERM_OPEN_SHARED),
+                             .startup = (flags & PERM_OPEN_STARTUP) != 0};
     perm_restore_counts_t counts;
     rc = perm__restore(path, &o, &counts);
     if (rc != 0)
       goto out;
-    perm__verbose("restored '%s': generation %llu, %llu globals restored, "
-                  "%llu new, %llu dropped",
-                  path, (unsigned long long)perm__saved.generation,
-                  (unsigned long long)counts.restored,
-                  (unsigned long long)counts.fresh,
-                  (unsigned long long)counts.dropped);
+    if (!(flags & PERM_OPEN_STARTUP))
+      api_report_restore(path);
   } else if (!perm__heap_ready()) {
     rc = perm__heap_create(cfg.address, cfg.size);
     if (rc != 0)
@@ -201,6 +228,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity) {
   api.open = 1;
   api.restored = restoring;
   api.writable = m.access != API_READONLY;
+  perm__registry_set_open(1);
   api_prepare_stdio();
   perm__interpose_init();
   __atomic_store_n(&perm__dispatch.persistent, !m.explicit_alloc,
@@ -367,6 +395,7 @@ PERM_EXPORT int perm_close(void) {
     rc = api_wait_locked();
     __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
     api.open = 0;
+    perm__registry_set_open(0);
     perm__tfree(api.path);
     api.path = NULL;
   }

@@ -32,7 +32,8 @@ PERM_EXPORT int mopen(const char *fname, const char *mode, size_t size) {
     errno = EALREADY;
     return -2;
   }
-  return perm__open(fname, mode, size) == 0 ? 0 : -1;
+  /* PERM's heap file is shared by the programs of one application. */
+  return perm__open(fname, mode, size, PERM_OPEN_SHARED) == 0 ? 0 : -1;
 }
 
 PERM_EXPORT int mflush(void) { return perm_checkpoint(); }

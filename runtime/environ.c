@@ -8,6 +8,17 @@
 ** variable: running on without the persistence the user asked for would
 ** lose their state silently.  This is the one place the runtime ends a
 ** process, because no caller exists to return an error to.
+**
+** The checkpoint at exit must run before the program's destructors: they
+** unregister its persistent globals (the plugin's module destructors) and
+** free what C++ static objects own.  A handler registered with atexit() from
+** this library's constructor would run after all of them, because glibc
+** registers the destructors' caller (_dl_fini) later, in
+** __libc_start_main.  So the runtime wraps __libc_start_main and registers
+** its handler as main starts: it then runs first at exit.
+**
+** Only the process that opened the image checkpoints it at exit: a child
+** forked by the program inherits the heap but not the image.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include "../include/perm.h"
@@ -30,7 +42,11 @@ typedef struct environ_s {
   int signo;          /* PERM_CHECKPOINT_SIGNAL, 0 = none */
   int thread_tid;     /* the checkpoint thread, 0 = none */
   int at_exit;        /* PERM_CHECKPOINT_AT_EXIT */
+  int at_exit_armed;  /* env_at_exit is registered, to run before destructors */
+  int started;        /* main was reached through __libc_start_main */
+  pid_t opener;       /* the process that opened the image */
   char path[4096];    /* PERM_FNAME, expanded */
+  int (*main)(int, char **, char **); /* the program's, while we wrap it */
 } environ_t;
 
 static environ_t env_state = {.signal_pipe = {-1, -1}};
@@ -150,7 +166,8 @@ int perm__is_own_thread(int tid) {
 
 static void env_at_exit(void) {
   int writable = 0;
-  if (!env_state.at_exit || !perm__is_open(&writable) || !writable)
+  if (!env_state.at_exit || getpid() != env_state.opener ||
+      !perm__is_open(&writable) || !writable)
     return;
   if (perm_checkpoint() != 0)
     fprintf(stderr, "perm: checkpoint at exit of '%s' failed: %s\n",
@@ -161,6 +178,60 @@ __attribute__((noreturn)) static void env_fatal(void) {
   fprintf(stderr, "perm: %s\n", perm_error());
   _exit(1);
 }
+
+/*
+** Registered by the constructor, so it runs after the destructors: only a
+** fallback for programs whose main was not reached through the wrapper.
+*/
+static void env_at_exit_late(void) {
+  if (!env_state.at_exit_armed)
+    env_at_exit();
+}
+
+static void env_arm_at_exit(void) {
+  if (!env_state.at_exit_armed) {
+    env_state.at_exit_armed = 1;
+    atexit(env_at_exit);
+  }
+}
+
+static int env_main(int argc, char **argv, char **envp) {
+  env_state.started = 1;
+  if (env_state.opener != 0) {
+    /* The executable's globals are registered now: were they restored? */
+    if (perm__open_started() != 0) {
+      char msg[2100];
+      snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)",
+               perm_error());
+      perm__error_set_raw(msg);
+      env_fatal();
+    }
+    env_arm_at_exit();
+  }
+  return env_state.main(argc, argv, envp);
+}
+
+typedef int (*env_start_main_t)(int (*)(int, char **, char **), int, char **,
+                                void (*)(void), void (*)(void),
+                                void (*)(void), void *);
+
+/*
+** glibc's program entry, called by the executable's _start: the real one
+** registers the destructors' runner, runs the executable's constructors,
+** then calls env_main.
+*/
+__attribute__((visibility("default"))) int
+__libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                  void (*init)(void), void (*fini)(void),
+                  void (*rtld_fini)(void), void *stack_end) {
+  env_start_main_t real =
+      (env_start_main_t)dlsym(RTLD_NEXT, "__libc_start_main");
+  if (real == NULL)
+    abort(); /* no libc below us: nothing can run */
+  env_state.main = main;
+  return real(env_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
 
 __attribute__((constructor(103))) static void env_start(void) {
   perm_config_t cfg;
@@ -214,12 +285,17 @@ __attribute__((constructor(103))) static void env_start(void) {
     }
     pthread_detach(th);
   }
-  if (perm__open(env_state.path, mode, size) != 0) {
+  if (perm__open(env_state.path, mode, size,
+                 PERM_OPEN_SHARED | PERM_OPEN_STARTUP) != 0) {
     char msg[2100];
     snprintf(msg, sizeof msg, "%s (from PERM_FNAME and PERM_MODE)",
              perm_error());
     perm__error_set_raw(msg);
     env_fatal();
   }
-  atexit(env_at_exit);
+  env_state.opener = getpid();
+  if (env_state.started)
+    env_arm_at_exit(); /* a library loaded with dlopen: main has begun */
+  else
+    atexit(env_at_exit_late);
 }

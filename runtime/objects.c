@@ -154,8 +154,17 @@ static const char *aslr_hint(void) {
          "or unset PERM_NO_REEXEC)";
 }
 
+/* "/usr/bin/prog (build-id 1234...)" */
+static void objects_describe(char *buf, size_t size, const char *name,
+                             const perm_image_object_t *o) {
+  char id[2 * sizeof o->build_id + 1];
+  hex(o->build_id, o->build_id_len, id);
+  snprintf(buf, size, "%s (build-id %s)", name, id);
+}
+
 int perm__objects_check(const void *block, size_t len, const char *path,
-                        int allow_rebuild) {
+                        perm_objects_verdict_t *verdict) {
+  memset(verdict, 0, sizeof *verdict);
   const perm_image_table_t *t = block;
   if (len < sizeof *t || t->entry_size != sizeof(perm_image_object_t) ||
       t->count > (len - sizeof *t) / sizeof(perm_image_object_t))
@@ -171,8 +180,10 @@ int perm__objects_check(const void *block, size_t len, const char *path,
   int rc = 0;
   for (uint32_t i = 0; i < t->count && rc == 0; i++) {
     const perm_image_object_t *o = &img[i];
-    if (o->name_offset >= len || memchr((const char *)block + o->name_offset,
-                                        '\0', len - o->name_offset) == NULL) {
+    if (o->name_offset >= len ||
+        memchr((const char *)block + o->name_offset, '\0',
+               len - o->name_offset) == NULL ||
+        o->build_id_len > sizeof o->build_id) {
       rc = perm__errorf(EINVAL, "the image '%s' has a malformed objects block",
                         path);
       break;
@@ -200,26 +211,41 @@ int perm__objects_check(const void *block, size_t len, const char *path,
     hex(cur->build_id, cur->build_id_len, b);
     int rebuilt = o->build_id_len != cur->build_id_len ||
                   memcmp(o->build_id, cur->build_id, o->build_id_len) != 0;
-    if (rebuilt && (o->flags & PERM_OBJECT_MAIN) &&
-        !(o->flags & PERM_OBJECT_RUNTIME) && allow_rebuild)
-      continue; /* PERM_ALLOW_REBUILD: globals are matched by name and type */
-    if (rebuilt)
-      rc = perm__errorf(
-          EINVAL,
-          "the image '%s' was written by another build of %s: "
-          "build-id %s in the image, %s here; restore with the "
-          "binary that wrote it%s",
-          path, (o->flags & PERM_OBJECT_MAIN) ? cname : oname, a, b,
-          (o->flags & PERM_OBJECT_MAIN)
-              ? " (or set PERM_ALLOW_REBUILD=1 if only code changed "
-                "and persistent data are plain data: README.PERM)"
-              : "");
-    else if (o->load_addr != cur->load_addr)
+    if ((o->flags & PERM_OBJECT_MAIN) && !(o->flags & PERM_OBJECT_RUNTIME)) {
+      objects_describe(verdict->writer, sizeof verdict->writer, oname, o);
+      objects_describe(verdict->reader, sizeof verdict->reader, cname, cur);
+      if (rebuilt)
+        verdict->main = strcmp(oname, cname) == 0 ? PERM_MAIN_REBUILT
+                                                  : PERM_MAIN_OTHER;
+      if (rebuilt)
+        continue; /* restore judges, once it knows the globals */
+    }
+    if (rebuilt) {
+      char w[600], r[600];
+      objects_describe(w, sizeof w, oname, o);
+      objects_describe(r, sizeof r, cname, cur);
+      if (o->flags & PERM_OBJECT_MAIN)
+        rc = perm__errorf(EINVAL,
+                          "the image '%s' was written by %s, this program is "
+                          "%s; both have the PERM runtime linked in "
+                          "statically, so only the identical binary restores "
+                          "the image (link with the shared libpermrt to "
+                          "restore rebuilt or other programs)",
+                          path, w, r);
+      else
+        rc = perm__errorf(EINVAL,
+                          "the image '%s' needs %s, but this process has %s; "
+                          "restore with the %s that wrote it",
+                          path, w, r,
+                          (o->flags & PERM_OBJECT_RUNTIME) ? "PERM runtime"
+                                                           : "library");
+    } else if (o->load_addr != cur->load_addr) {
       rc = perm__errorf(EINVAL,
                         "the image '%s' needs %s at 0x%" PRIx64 ", but it is "
                         "loaded at 0x%" PRIx64 " in this process; heap "
                         "pointers into it would be wrong%s",
                         path, cname, o->load_addr, cur->load_addr, aslr_hint());
+    }
   }
   objects_free(&l);
   return rc;

@@ -38,9 +38,18 @@ PERM_HIDDEN void *perm__trealloc(void *p, size_t size);
 PERM_HIDDEN void perm__tfree(void *p);
 PERM_HIDDEN char *perm__tstrdup(const char *s);
 
+/* perm__open flags. */
+#define PERM_OPEN_SHARED 0x1u  /* as mode letter s (mopen, PERM_FNAME) */
+#define PERM_OPEN_STARTUP 0x2u /* before main: perm__open_started follows */
 /* perm_open with a region capacity (0: PERM_SIZE or the default). */
 PERM_HIDDEN int perm__open(const char *path, const char *mode,
-                           uint64_t capacity);
+                           uint64_t capacity, unsigned flags);
+/*
+** After a PERM_OPEN_STARTUP open, once main is reached and the program's
+** globals are registered: reports the restore, and fails (message set) if
+** one of them did not match the image.
+*/
+PERM_HIDDEN int perm__open_started(void);
 /* Is tid a thread PERM itself runs (the signal checkpoint thread)? */
 PERM_HIDDEN int perm__is_own_thread(int tid);
 /* Is an image open (and writable)? */

@@ -23,6 +23,7 @@
 
 #include "../include/perm.h"
 #include "perm_internal.h"
+#include "registry.h"
 
 #define PRELOAD_MAX_HOLES 256
 
@@ -113,7 +114,9 @@ static void preload_register(uintptr_t lo, uintptr_t hi,
       char name[96];
       snprintf(name, sizeof name, "[executable data %#lx+%lu]",
                (unsigned long)at, (unsigned long)(stop - at));
-      perm_register((void *)at, stop - at, name);
+      if (perm__registry_add_range((void *)at, stop - at, name,
+                                   PERM_REG_RUNTIME) != 0)
+        fprintf(stderr, "perm: %s\n", perm_error());
     }
     if (i < e->nholes && e->holes[i].hi > at)
       at = e->holes[i].hi;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -198,6 +199,42 @@ static int restore_verify_extents(restore_ctx_t *x,
   return 0;
 }
 
+/*
+** Which program may restore the image.  The one that wrote it, always.  A
+** rebuild of it, or another program, with PERM_ALLOW_REBUILD=1: globals are
+** matched by name and type, and new ones keep their initializers.  Another
+** program of the same application with mode letter s (mopen, PERM_FNAME):
+** every persistent global it declares must be in the image, with its type.
+** Either way code addresses in the heap (function pointers, string
+** literals) belong to the writer: README.PERM, section 4.
+*/
+static int restore_policy(const char *path, const perm_restore_opts_t *opts,
+                          const perm_objects_verdict_t *v,
+                          perm_registry_policy_t *policy) {
+  memset(policy, 0, sizeof *policy);
+  policy->startup = opts->startup;
+  snprintf(policy->image, sizeof policy->image, "%s", path);
+  if (v->main == PERM_MAIN_SAME)
+    return 0;
+  snprintf(policy->writer, sizeof policy->writer, "%s", v->writer);
+  snprintf(policy->reader, sizeof policy->reader, "%s", v->reader);
+  if (opts->allow_rebuild)
+    return 0;
+  if (opts->shared) {
+    policy->strict = 1;
+    return 0;
+  }
+  return perm__errorf(
+      EINVAL,
+      "the image '%s' was written by %s, and this program is %s; restore "
+      "with the program that wrote it; if this is a rebuild of it where only "
+      "code changed and persistent data are plain data, set "
+      "PERM_ALLOW_REBUILD=1; if it is another program that shares the heap "
+      "file and declares the same persistent globals, open with mode letter "
+      "s (mopen and PERM_FNAME do: README.PERM, section 4)",
+      path, v->writer, v->reader);
+}
+
 int perm__restore(const char *path, const perm_restore_opts_t *opts,
                   perm_restore_counts_t *counts) {
   restore_ctx_t x;
@@ -219,14 +256,18 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   size_t olen = 0, rlen = 0, runlen = 0, elen = 0;
   if (rc == 0)
     rc = restore_block(&x, PERM_BLOCK_OBJECTS, 0, &x.objects, &olen);
+  perm_objects_verdict_t verdict;
+  perm_registry_policy_t policy;
   if (rc == 0)
-    rc = perm__objects_check(x.objects, olen, path, opts->allow_rebuild);
+    rc = perm__objects_check(x.objects, olen, path, &verdict);
+  if (rc == 0)
+    rc = restore_policy(path, opts, &verdict, &policy);
   if (rc == 0)
     rc = restore_check_state(&x);
   if (rc == 0)
     rc = restore_block(&x, PERM_BLOCK_REGISTRY, 0, &x.registry, &rlen);
   if (rc == 0)
-    rc = perm__registry_restore(x.registry, rlen, 0, NULL);
+    rc = perm__registry_restore(x.registry, rlen, 0, &policy, NULL);
   if (rc == 0)
     rc = restore_block(&x, PERM_BLOCK_RUNS, 0, &x.runs, &runlen);
   if (rc == 0)
@@ -295,7 +336,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   for (int i = 0; i < 3; i++)
     memcpy(x.state_lo[i], x.state[i], (size_t)(x.state_hi[i] - x.state_lo[i]));
   perm__saved.region.file_backed = !opts->eager;
-  perm__registry_restore(x.registry, rlen, 1, counts);
+  perm__registry_restore(x.registry, rlen, 1, NULL, counts);
   perm__registry_keep_image(x.registry, rlen);
   x.registry = NULL;
   rc = opts->rollback ? perm__heap_rollback_end() : perm__heap_rearm();

@@ -12,6 +12,9 @@ typedef struct perm_restore_opts_s {
   int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
   int eager;         /* read everything now (PERM_RESTORE=eager, mode "e") */
   int rollback;      /* replace this process's live heap (perm_rollback) */
+  int shared;        /* mode letter s: another program may have written it */
+  int startup;       /* before main: globals still to register are checked
+                        then (perm__registry_end_startup) */
 } perm_restore_opts_t;
 
 /*

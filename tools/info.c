@@ -157,7 +157,7 @@ static void info_text(const info_t *x) {
            "FLAGS", "NAME");
     for (uint32_t i = 0; i < x->nglobals; i++) {
       const perm_image_global_t *g = &x->globals[i];
-      tool_flag_words(fl, sizeof fl, g->flags, tool_global_flag_names, 6);
+      tool_flag_words(fl, sizeof fl, g->flags, tool_global_flag_names, 7);
       printf("  0x%016" PRIx64 "  %10" PRIu64 "  0x%016" PRIx64 "  %-12s  %s\n",
              g->addr, g->size, g->type_hash, fl, info_global_name(x, i));
     }
@@ -256,7 +256,7 @@ static void info_json(const info_t *x) {
       tool_json_u64(&j, "size", g->size);
       tool_json_u64(&j, "align", g->align);
       tool_json_hex(&j, "type_hash", g->type_hash);
-      tool_json_flags(&j, "flags", g->flags, tool_global_flag_names, 6);
+      tool_json_flags(&j, "flags", g->flags, tool_global_flag_names, 7);
       tool_json_end_object(&j);
     }
     tool_json_end_array(&j);

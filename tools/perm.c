@@ -145,8 +145,9 @@ const char *tool_state_name(uint32_t code) {
 
 /* Indexed by bit number: names[i] is the word for flag 1u << i. */
 const char *const tool_object_flag_names[3] = {"main", "runtime", "vdso"};
-const char *const tool_global_flag_names[6] = {
-    "external", "file-static", "static-local", "c++", "raw-section", "runtime"};
+const char *const tool_global_flag_names[7] = {
+    "external", "file-static", "static-local", "c++",
+    "raw-section", "runtime", "kept"};
 const char *const tool_header_flag_names[1] = {"raw-globals"};
 
 void tool_flag_words(char *buf, size_t size, uint32_t flags,

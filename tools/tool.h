@@ -61,7 +61,7 @@ const char *tool_state_name(uint32_t code);
 void tool_flag_words(char *buf, size_t size, uint32_t flags,
                      const char *const names[], unsigned nnames);
 extern const char *const tool_object_flag_names[3];
-extern const char *const tool_global_flag_names[6];
+extern const char *const tool_global_flag_names[7];
 extern const char *const tool_header_flag_names[1];
 /* "17.3 MiB" */
 void tool_human_bytes(char *buf, size_t size, uint64_t n);

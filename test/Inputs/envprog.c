@@ -2,6 +2,8 @@
 ** envprog.c - a program that never calls perm_open: PERM_FNAME does it.
 **   envprog            add a node, print the state, exit (at-exit checkpoint)
 **   envprog signal     send itself PERM_CHECKPOINT_SIGNAL, wait for the image
+**   envprog checkpoint also call perm_checkpoint() before exiting
+**   envprog fork       a forked child exits normally (it must not checkpoint)
 */
 #define _GNU_SOURCE
 #include <perm.h>
@@ -51,6 +53,26 @@ int main(int argc, char **argv) {
            (unsigned long long)st.generation);
     fflush(stdout);
     _exit(0); /* no at-exit checkpoint */
+  }
+  if (argc > 1 && strcmp(argv[1], "checkpoint") == 0 && perm_checkpoint() != 0) {
+    printf("checkpoint failed: %s\n", perm_error());
+    return 1;
+  }
+  if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+    /* The child exits after the parent, so an image it wrote would win. */
+    int p[2];
+    if (pipe(p) != 0)
+      return 1;
+    if (fork() == 0) {
+      close(p[1]);
+      char c;
+      while (read(p[0], &c, 1) > 0)
+        ;
+      runs += 1000;
+      exit(0);
+    }
+    close(p[0]);
+    printf("forked\n");
   }
   return 0;
 }
