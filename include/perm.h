@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define PERM_VERSION_MAJOR 0
-#define PERM_VERSION_MINOR 1
+#define PERM_VERSION_MINOR 2
 #define PERM_VERSION_PATCH 0
 
 /*

@@ -20,8 +20,10 @@
 
 #include "../include/perm.h"
 #include "checkpoint.h"
+#include "commit.h"
 #include "config.h"
 #include "heap.h"
+#include "lock.h"
 #include "region.h"
 #include "registry.h"
 #include "restore.h"
@@ -50,12 +52,19 @@ typedef struct api_s {
   int restored;
   api_mode_t mode;
   char *path;       /* the image, transient memory */
+  int lock_fd;      /* its lock (lock.c) while open for writing, else -1 */
+  pid_t owner;      /* the process holding lock_fd */
+  int forking;      /* a checkpoint's fork is under way: the child keeps
+                       the lock */
+  int atfork;       /* api_fork_child is installed */
   perm_ckpt_t ckpt; /* the checkpoint in flight, if any */
   char *ckpt_path;
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
 } api_t;
 
-static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER, .ckpt = {.fd = -1}};
+static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                    .lock_fd = -1,
+                    .ckpt = {.fd = -1}};
 
 /* Public failure: message already set by the callee; errno from rc. */
 static int api_fail(int rc) {
@@ -139,6 +148,36 @@ static void api_prepare_stdio(void) {
     setvbuf(stdout, buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 }
 
+/*
+** A child forked by the program shares the heap but not the image: it lets
+** go of the lock (so the image is free once the parent is done), and takes
+** it again only if it checkpoints once the parent has let go (a daemon that
+** forked after perm_open).  A checkpoint's own child keeps the lock until
+** its image is committed.  Runs in the child with api.lock held by the
+** forking thread, or free: the fields are only read here.
+*/
+static void api_fork_child(void) {
+  if (api.forking || api.lock_fd < 0)
+    return;
+  close(api.lock_fd);
+  api.lock_fd = -1;
+}
+
+/* The lock of the open image, taken (again) by this process if needed. */
+static int api_own_image(void) {
+  if (api.lock_fd >= 0 && api.owner == getpid())
+    return 0;
+  int fd = perm__lock_image(api.path);
+  if (fd < 0)
+    return perm__errorf(-fd,
+                        "checkpoint of '%s' from process %d, forked from the "
+                        "one that opened it: %s",
+                        api.path, (int)getpid(), perm__error_message());
+  api.lock_fd = fd;
+  api.owner = getpid();
+  return 0;
+}
+
 static void api_report_restore(const char *path) {
   perm_restore_counts_t c;
   perm__registry_counts(&c);
@@ -191,6 +230,24 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   struct stat st;
   int exists = lstat(path, &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) {
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlink(path, target, sizeof target - 1);
+      target[n > 0 ? n : 0] = '\0';
+      rc = perm__errorf(ELOOP,
+                        "perm_open('%s'): the image is a symbolic link (to "
+                        "'%s'); PERM does not follow links to images, which "
+                        "another user could redirect: give the real path",
+                        path, target);
+    } else {
+      rc = perm__errorf(EINVAL,
+                        "perm_open('%s'): it is not a regular file, so not "
+                        "an image",
+                        path);
+    }
+    goto out;
+  }
   int restoring = exists && m.access != API_NEW;
   if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
     rc = perm__errorf(ENOENT,
@@ -200,25 +257,40 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
                       path, mode);
     goto out;
   }
+  /* One writer at a time; it then owns the debris of earlier crashes. */
+  int lock_fd = -1;
+  if (m.access != API_READONLY) {
+    lock_fd = perm__lock_image(path);
+    if (lock_fd < 0) {
+      rc = lock_fd;
+      goto out;
+    }
+    perm__commit_recover(path);
+  }
   if (restoring) {
     perm_restore_opts_t o = {.verify_full = cfg.verify_full,
                              .allow_rebuild = cfg.allow_rebuild,
                              .eager = cfg.eager || m.eager,
                              .shared = m.shared || (flags & PERM_OPEN_SHARED),
-                             .startup = (flags & PERM_OPEN_STARTUP) != 0};
+                             .startup = (flags & PERM_OPEN_STARTUP) != 0,
+                             .trust = cfg.trust_image};
     perm_restore_counts_t counts;
     rc = perm__restore(path, &o, &counts);
-    if (rc != 0)
-      goto out;
-    if (!(flags & PERM_OPEN_STARTUP))
+    if (rc == 0 && !(flags & PERM_OPEN_STARTUP))
       api_report_restore(path);
   } else if (!perm__heap_ready()) {
     rc = perm__heap_create(cfg.address, cfg.size);
-    if (rc != 0)
-      goto out;
   }
-  if (m.access != API_READONLY)
-    perm__checkpoint_clean_stale(path);
+  if (rc != 0) {
+    perm__unlock_image(lock_fd);
+    goto out;
+  }
+  if (!api.atfork) {
+    pthread_atfork(NULL, NULL, api_fork_child);
+    api.atfork = 1;
+  }
+  api.lock_fd = lock_fd;
+  api.owner = getpid();
   api.path = perm__tstrdup(path);
   if (api.path == NULL) {
     rc = perm__errorf(ENOMEM, "perm_open: out of memory");
@@ -273,20 +345,39 @@ static int api_checkpoint(const char *target, int async) {
   }
   if ((rc = api_wait_locked()) != 0)
     goto out; /* the previous one failed: say so before starting another */
+  int target_lock = -1;
+  if (api.open && strcmp(target, api.path) == 0) {
+    if ((rc = api_own_image()) != 0)
+      goto out;
+  } else {
+    /* A backup (perm_checkpoint_to): locked while it is written. */
+    target_lock = perm__lock_image(target);
+    if (target_lock < 0) {
+      rc = target_lock;
+      goto out;
+    }
+    perm__commit_recover(target);
+  }
   char *copy = perm__tstrdup(target);
   if (copy == NULL) {
+    perm__unlock_image(target_lock);
     rc = perm__errorf(ENOMEM, "checkpoint: out of memory");
     goto out;
   }
-  rc = perm__checkpoint_start(&api.ckpt, copy);
+  int locks[2] = {api.owner == getpid() ? api.lock_fd : -1, target_lock};
+  api.forking = 1;
+  rc = perm__checkpoint_start(&api.ckpt, copy, locks, 2);
+  api.forking = 0;
   if (rc != 0) {
+    perm__unlock_image(target_lock);
     perm__tfree(copy);
     goto out;
   }
   api.ckpt_path = copy;
   api.last_pause_ns = api.ckpt.pause_ns;
-  if (!async)
+  if (!async || target_lock >= 0)
     rc = api_wait_locked();
+  perm__unlock_image(target_lock);
 out:
   pthread_mutex_unlock(&api.lock);
   return rc == 0 ? 0 : api_fail(rc);
@@ -393,9 +484,13 @@ PERM_EXPORT int perm_close(void) {
     rc = perm__errorf(EBADF, "perm_close: no image is open");
   } else {
     rc = api_wait_locked();
+    perm__checkpoint_reap(&api.ckpt, 1);
     __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
     api.open = 0;
     perm__registry_set_open(0);
+    if (api.owner == getpid())
+      perm__unlock_image(api.lock_fd);
+    api.lock_fd = -1;
     perm__tfree(api.path);
     api.path = NULL;
   }

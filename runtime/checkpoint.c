@@ -3,23 +3,22 @@
 **
 ** The parent's pause is the fork alone.  The child is single-threaded: it
 ** gives back every thread's cached objects (heap.c), purges freed pages so
-** they are not written, and writes the image with the commit protocol:
+** they are not written, writes the image to a temporary file and commits
+** it (commit.c: NAME.tmp-R -> NAME, the NAME it replaces -> NAME.prev, the
+** directory synced).  A crash at any instant leaves NAME and NAME.prev,
+** each old or new, complete.  States of one checkpoint, as the parent
+** sees them:
 **
-**     NAME.tmp-PID  --write, fsync-->  (NAME -> NAME.prev by hard link)
-**                   --rename-->  NAME  --fsync the directory-->  durable
-**
-** A crash at any instant leaves a complete NAME, old or new.  States of one
-** checkpoint, as seen by the parent:
-**
-**     IDLE --fork--> RUNNING --child exits 0--> IDLE (generation + 1)
+**     IDLE --fork--> RUNNING --child reports 0--> IDLE (generation + 1)
 **                           \--child fails/killed--> IDLE (error, old image)
+**
+** The child reports as soon as the image is durable, then frees what the
+** commit replaced; the parent reaps it later (perm__checkpoint_reap).
 */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "commit.h"
 #include "heap.h"
 #include "image.h"
 #include "objects.h"
@@ -59,40 +59,24 @@ static int ckpt_state_block(perm_image_writer_t *w, uint32_t code, char *lo,
   if (lo == NULL || hi == NULL || hi < lo)
     return perm__errorf(EIO, "the runtime was linked without its state "
                              "sections; link libpermrt as documented");
-  return perm__image_writer_block(w, PERM_BLOCK_STATE, code, (uint64_t)lo, lo,
-                                  (size_t)(hi - lo));
-}
-
-static int ckpt_fsync_dir(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  const char *dir = dirname(buf);
-  int fd = perm__sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0)
-    return perm__errorf_errno(errno,
-                              "cannot open the directory '%s' to make "
-                              "the image durable",
-                              dir);
-  int rc = perm__sys_fsync(fd) == 0 ? 0 : -errno;
-  close(fd);
-  if (rc != 0)
-    return perm__errorf_errno(-rc, "cannot fsync the directory '%s'", dir);
-  return 0;
+  return perm__image_writer_state(w, code, lo, (size_t)(hi - lo));
 }
 
 /* Everything the child does; returns 0 or -errno with the message set. */
-static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
+static int ckpt_child_write(const char *path, perm_commit_t *commit,
+                            perm_ckpt_result_t *res) {
   perm__heap_child_quiesce();
   perm_saved_t *s = &perm__saved;
   s->generation++;
 
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-  perm_image_writer_t w;
-  int rc = perm__image_writer_open(&w, tmp);
+  int rc = perm__commit_begin(commit, path);
   if (rc != 0)
     return rc;
+  perm_image_writer_t w;
+  perm__image_writer_init(&w, commit->fd, commit->tmp);
+  commit->fd = -1; /* the writer closes it */
   w.hdr.generation = s->generation;
+  w.hdr.heap_id = s->heap_id;
   w.hdr.region_base = s->region.base;
   w.hdr.region_capacity = s->region.capacity;
   w.hdr.region_top = s->region.top;
@@ -131,38 +115,24 @@ static int ckpt_child_write(const char *path, perm_ckpt_result_t *res) {
     rc = perm__image_writer_table(&w, PERM_BLOCK_RUNS, runs.v, runs.n,
                                   sizeof *runs.v);
   if (rc == 0)
-    rc = perm__image_writer_region(&w, s->region.base, s->region.top, runs.v,
-                                   runs.n);
+    rc = perm__image_writer_region(&w, runs.v, runs.n);
   perm__tfree(runs.v);
   if (rc == 0)
     rc = perm__image_writer_finish(&w);
   if (rc != 0) {
     perm__image_writer_abort(&w);
+    commit->tmp[0] = '\0';
     return rc;
   }
-
-  /* Commit: keep the last good image as NAME.prev, then switch atomically. */
-  char prev[4200];
-  snprintf(prev, sizeof prev, "%s.prev", path);
-  if (perm__sys_unlink(prev) != 0 && errno != ENOENT) {
-    rc = perm__errorf_errno(errno, "cannot replace '%s'", prev);
-  } else if (perm__sys_link(path, prev) != 0 && errno != ENOENT) {
-    rc = perm__errorf_errno(errno, "cannot keep the previous image as '%s'",
-                            prev);
-  } else if (perm__sys_rename(tmp, path) != 0) {
-    rc = perm__errorf_errno(errno, "cannot rename '%s' to '%s'", tmp, path);
-  }
-  if (rc != 0) {
-    perm__sys_unlink(tmp);
+  if ((rc = perm__commit_finish(commit)) != 0)
     return rc;
-  }
-  rc = ckpt_fsync_dir(path);
   res->bytes = w.hdr.file_size;
   res->generation = s->generation;
-  return rc;
+  return 0;
 }
 
-int perm__checkpoint_start(perm_ckpt_t *c, const char *path) {
+int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
+                           const int *locks, int nlocks) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return perm__errorf_errno(errno, "checkpoint: cannot create a pipe");
@@ -174,12 +144,20 @@ int perm__checkpoint_start(perm_ckpt_t *c, const char *path) {
     __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
     close(fds[0]);
     perm_ckpt_result_t res;
+    perm_commit_t commit;
     memset(&res, 0, sizeof res);
-    res.rc = ckpt_child_write(path, &res);
+    res.rc = ckpt_child_write(path, &commit, &res);
     if (res.rc != 0)
       snprintf(res.message, sizeof res.message, "%s", perm__error_message());
+    /* Durable (or failed): a writer that outlived its parent lets go. */
+    for (int i = 0; i < nlocks; i++)
+      if (locks[i] >= 0)
+        close(locks[i]);
     ssize_t n = write(fds[1], &res, sizeof res);
     (void)n;
+    close(fds[1]); /* the parent goes on */
+    if (res.rc == 0)
+      perm__commit_cleanup(&commit);
     _exit(res.rc == 0 ? 0 : 1);
   }
   uint64_t t1 = perm__now_ns();
@@ -198,6 +176,18 @@ int perm__checkpoint_start(perm_ckpt_t *c, const char *path) {
   return 0;
 }
 
+/* Reaps a child that reported success and went on cleaning up. */
+void perm__checkpoint_reap(perm_ckpt_t *c, int wait) {
+  if (c->done_pid == 0)
+    return;
+  pid_t w;
+  do
+    w = waitpid(c->done_pid, NULL, wait ? 0 : WNOHANG);
+  while (w < 0 && errno == EINTR);
+  if (w != 0) /* reaped, or reaped by someone else */
+    c->done_pid = 0;
+}
+
 int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
   memset(res, 0, sizeof *res);
   if (c->pid == 0)
@@ -213,17 +203,23 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
     got += (size_t)n;
   }
   close(c->fd);
-  int status = 0;
-  pid_t w;
-  do
-    w = waitpid(c->pid, &status, 0);
-  while (w < 0 && errno == EINTR);
   pid_t pid = c->pid;
   c->pid = 0;
   c->fd = -1;
+  if (got == sizeof *res && res->rc == 0) {
+    /* Durable: the child may still be freeing the replaced generation. */
+    perm__checkpoint_reap(c, 1); /* an earlier one, long done */
+    c->done_pid = pid;
+    perm__checkpoint_reap(c, 0);
+    return 0;
+  }
+  int status = 0;
+  pid_t w;
+  do
+    w = waitpid(pid, &status, 0);
+  while (w < 0 && errno == EINTR);
   if (got == sizeof *res && w == pid && WIFEXITED(status)) {
-    if (res->rc != 0)
-      perm__error_set_raw(res->message);
+    perm__error_set_raw(res->message);
     return res->rc;
   }
   if (w == pid && WIFSIGNALED(status))
@@ -242,46 +238,3 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
                       (int)pid);
 }
 
-/* A killed writer may linger as a zombie until its reaper gets to it. */
-static int ckpt_writer_alive(pid_t pid) {
-  if (kill(pid, 0) != 0 && errno == ESRCH)
-    return 0;
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 1;
-  buf[n] = '\0';
-  const char *rp = strrchr(buf, ')'); /* the name may contain spaces */
-  return !(rp != NULL && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
-}
-
-void perm__checkpoint_clean_stale(const char *path) {
-  char buf[4096], base[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  snprintf(base, sizeof base, "%s", path);
-  const char *dir = dirname(buf);
-  const char *name = basename(base);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  size_t nl = strlen(name);
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strncmp(e->d_name, name, nl) != 0 ||
-        strncmp(e->d_name + nl, ".tmp-", 5) != 0)
-      continue;
-    char *end;
-    long pid = strtol(e->d_name + nl + 5, &end, 10);
-    if (*end != '\0' || pid <= 0)
-      continue;
-    if (ckpt_writer_alive((pid_t)pid))
-      continue; /* its writer may still be running */
-    unlinkat(dirfd(d), e->d_name, 0);
-  }
-  closedir(d);
-}

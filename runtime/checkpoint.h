@@ -11,6 +11,7 @@
 
 typedef struct perm_ckpt_s {
   pid_t pid;         /* the child writing the image, 0 = none */
+  pid_t done_pid;    /* a child that reported success, not reaped yet */
   int fd;            /* read end of the child's result pipe */
   uint64_t start_ns; /* when fork was called */
   uint64_t pause_ns; /* how long fork stopped the caller */
@@ -23,12 +24,18 @@ typedef struct perm_ckpt_result_s {
   char message[1536];  /* perm_error() text when rc != 0 */
 } perm_ckpt_result_t;
 
-/* Forks; the child writes path atomically.  The caller holds api.c's lock. */
-PERM_HIDDEN int perm__checkpoint_start(perm_ckpt_t *c, const char *path);
+/*
+** Forks; the child writes path atomically, and once it is durable lets go
+** of the image locks locks[0, nlocks) (-1 entries are skipped): the
+** parent's descriptors keep them held while it lives.  The caller holds
+** api.c's lock.
+*/
+PERM_HIDDEN int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
+                                       const int *locks, int nlocks);
 /* Waits for the child and returns its result (0 or -errno, message set). */
 PERM_HIDDEN int perm__checkpoint_finish(perm_ckpt_t *c,
                                         perm_ckpt_result_t *res);
-/* Removes NAME.tmp-PID files left by checkpoints killed mid-way. */
-PERM_HIDDEN void perm__checkpoint_clean_stale(const char *path);
+/* Reaps the last successful child (waiting for it when wait is set). */
+PERM_HIDDEN void perm__checkpoint_reap(perm_ckpt_t *c, int wait);
 
 #endif /* PERM_CHECKPOINT_H */

@@ -68,21 +68,24 @@ int perm__parse_bool(const char *name, const char *s, int *out) {
   return perm__errorf(EINVAL, "%s='%s' is not a boolean: use 1 or 0", name, s);
 }
 
+const char *perm__getenv(const char *name) { return secure_getenv(name); }
+
 int perm__config_load(perm_config_t *c) {
   c->address = PERM_REGION_DEFAULT_BASE;
   c->size = PERM_REGION_DEFAULT_CAPACITY;
   c->verify_full = 1;
   c->eager = 0;
   c->allow_rebuild = 0;
+  c->trust_image = 0;
   const char *v;
-  if ((v = getenv("PERM_ADDRESS")) != NULL && *v) {
+  if ((v = perm__getenv("PERM_ADDRESS")) != NULL && *v) {
     if (perm__parse_size(v, &c->address) != 0 || c->address % PERM_REGION_HUGE)
       return perm__errorf(EINVAL,
                           "PERM_ADDRESS='%s' is not a 2 MiB-aligned address "
                           "(example: 0x7e0000000000)",
                           v);
   }
-  if ((v = getenv("PERM_SIZE")) != NULL && *v) {
+  if ((v = perm__getenv("PERM_SIZE")) != NULL && *v) {
     if (perm__parse_size(v, &c->size) != 0 || c->size < (4ull << 20))
       return perm__errorf(EINVAL,
                           "PERM_SIZE='%s' is not a size of at least 4M "
@@ -90,7 +93,7 @@ int perm__config_load(perm_config_t *c) {
                           v);
     c->size = (c->size + PERM_REGION_HUGE - 1) & ~(PERM_REGION_HUGE - 1);
   }
-  if ((v = getenv("PERM_VERIFY")) != NULL && *v) {
+  if ((v = perm__getenv("PERM_VERIFY")) != NULL && *v) {
     if (!strcmp(v, "full"))
       c->verify_full = 1;
     else if (!strcmp(v, "metadata"))
@@ -98,7 +101,7 @@ int perm__config_load(perm_config_t *c) {
     else
       return perm__errorf(EINVAL, "PERM_VERIFY='%s': use full or metadata", v);
   }
-  if ((v = getenv("PERM_RESTORE")) != NULL && *v) {
+  if ((v = perm__getenv("PERM_RESTORE")) != NULL && *v) {
     if (!strcmp(v, "eager"))
       c->eager = 1;
     else if (!strcmp(v, "lazy"))
@@ -106,6 +109,11 @@ int perm__config_load(perm_config_t *c) {
     else
       return perm__errorf(EINVAL, "PERM_RESTORE='%s': use lazy or eager", v);
   }
-  return perm__parse_bool("PERM_ALLOW_REBUILD", getenv("PERM_ALLOW_REBUILD"),
-                          &c->allow_rebuild);
+  int rc = perm__parse_bool("PERM_ALLOW_REBUILD",
+                            perm__getenv("PERM_ALLOW_REBUILD"),
+                            &c->allow_rebuild);
+  if (rc == 0)
+    rc = perm__parse_bool("PERM_TRUST_IMAGE", perm__getenv("PERM_TRUST_IMAGE"),
+                          &c->trust_image);
+  return rc;
 }

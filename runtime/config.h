@@ -15,11 +15,17 @@ typedef struct perm_config_s {
   int verify_full;   /* PERM_VERIFY=full (default) | metadata */
   int eager;         /* PERM_RESTORE=eager | lazy (default) */
   int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
+  int trust_image;   /* PERM_TRUST_IMAGE=1 */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);
 /* "64G", "512M", "4096", "0x1000" (K/M/G/T are binary units). */
 PERM_HIDDEN int perm__parse_size(const char *s, uint64_t *out);
 PERM_HIDDEN int perm__parse_bool(const char *name, const char *s, int *out);
+/*
+** A PERM_* variable, or NULL: set-user-ID and set-group-ID programs ignore
+** them (secure_getenv), so a user cannot steer another's persistent heap.
+*/
+PERM_HIDDEN const char *perm__getenv(const char *name);
 
 #endif /* PERM_CONFIG_H */

@@ -50,7 +50,7 @@ void perm__error_set_raw(const char *msg) {
 
 int perm__verbose_enabled(void) {
   /* Read every time: cheap, and a test may set it after start-up. */
-  const char *v = getenv("PERM_VERBOSE");
+  const char *v = secure_getenv("PERM_VERBOSE");
   return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
 }
 

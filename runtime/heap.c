@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -490,6 +491,14 @@ static int heap_check_version(void) {
   return 0;
 }
 
+/* A heap's name in its images: deltas of one heap never mix with another's. */
+static uint64_t heap_new_id(void) {
+  uint64_t id = 0;
+  if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
+    id = perm__now_ns() ^ ((uint64_t)getpid() << 40);
+  return id != 0 ? id : 1;
+}
+
 int perm__heap_create(uint64_t base, uint64_t capacity) {
   if (heap.ready)
     return 0;
@@ -502,6 +511,7 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   perm__dispatch.hi = base + capacity;
   perm__saved.magic = PERM_SAVED_MAGIC;
   perm__saved.generation = 0;
+  perm__saved.heap_id = heap_new_id();
   perm__saved.rtree_lock = 0;
   permje_malloc_conf = heap_conf;
   heap.creating = 1;

@@ -1,7 +1,7 @@
 /*
-** image_write.c - the image writer: page-aligned blocks with XXH3 checksums,
-** and the region mirror, sparse.  It runs in the checkpoint child, so it
-** allocates nothing from the persistent heap.
+** image_write.c - the image writer: page-aligned blocks with XXH3
+** checksums, sparse state sections, and the region data, dense.  It runs in
+** the checkpoint child, so it allocates nothing from the persistent heap.
 */
 #define _GNU_SOURCE
 #define XXH_STATIC_LINKING_ONLY
@@ -17,31 +17,38 @@
 #include "image.h"
 #include "sys.h"
 
+#define WRITER_CHUNK_PAGES 4096 /* pagemap entries read at once (16 MiB) */
+#define WRITER_MAX_EXTENT (64ull << 20) /* bound one checksum's span */
+/*
+** A run of zero pages this short stays inside an extent: a few zero pages
+** cost less to write than another extent costs to map at restore.
+*/
+#define WRITER_ZERO_GAP_PAGES 8
+
+typedef struct writer_extents_s {
+  perm_image_extent_t *v;
+  size_t n, cap;
+} writer_extents_t;
+
 static uint64_t align_up(uint64_t v, uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }
 
-int perm__image_writer_open(perm_image_writer_t *w, const char *path) {
+void perm__image_writer_init(perm_image_writer_t *w, int fd, const char *path) {
   memset(w, 0, sizeof *w);
+  w->fd = fd;
   w->path = path;
-  w->fd = perm__sys_open(
-      path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (w->fd < 0)
-    return perm__errorf_errno(errno,
-                              "cannot create the image '%s' (is the directory "
-                              "writable, with room left?)",
-                              path);
   memcpy(w->hdr.magic, PERM_IMAGE_MAGIC, 8);
   w->hdr.format_version = PERM_IMAGE_FORMAT_VERSION;
   w->hdr.header_size = sizeof(perm_image_header_t);
   w->hdr.page_size = (uint32_t)perm__page_size();
+  w->hdr.chain_length = 1;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   w->hdr.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
   snprintf(w->hdr.runtime_version, sizeof w->hdr.runtime_version, "%s",
            PERM_RUNTIME_VERSION);
   w->next = PERM_IMAGE_HEADER_SIZE;
-  return 0;
 }
 
 static int writer_fail(perm_image_writer_t *w, int err, const char *what) {
@@ -66,23 +73,13 @@ static int writer_add(perm_image_writer_t *w, uint32_t type, uint32_t flags,
   return 0;
 }
 
-static int page_is_zero(const void *p, size_t page);
-
 int perm__image_writer_block(perm_image_writer_t *w, uint32_t type,
                              uint32_t flags, uint64_t addr, const void *data,
                              size_t len) {
   uint64_t off = w->next;
-  /* All-zero pages stay holes: jemalloc's bss is megabytes of mostly zeros. */
-  size_t page = PERM_IMAGE_ALIGN;
-  for (size_t done = 0; done < len; done += page) {
-    size_t n = len - done < page ? len - done : page;
-    const char *p = (const char *)data + done;
-    if (n == page && page_is_zero(p, page))
-      continue;
-    int rc = perm__sys_pwrite_all(w->fd, p, n, (off_t)(off + done));
-    if (rc != 0)
-      return writer_fail(w, rc, perm__image_block_name(type, flags));
-  }
+  int rc = perm__sys_pwrite_all(w->fd, data, len, (off_t)off);
+  if (rc != 0)
+    return writer_fail(w, rc, perm__image_block_name(type, flags));
   w->next = align_up(off + len, PERM_IMAGE_ALIGN);
   return writer_add(w, type, flags, addr, off, len, XXH3_64bits(data, len));
 }
@@ -105,10 +102,127 @@ int perm__image_writer_table(perm_image_writer_t *w, uint32_t type,
   return rc;
 }
 
+static int chunk_is_zero(const void *p, size_t n) {
+  const unsigned char *c = p;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const uint64_t *w = (const uint64_t *)(c + i);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0)
+      return 0;
+  }
+  for (; i < n; i++)
+    if (c[i] != 0)
+      return 0;
+  return 1;
+}
+
+int perm__image_writer_state(perm_image_writer_t *w, uint32_t code,
+                             const void *addr, size_t len) {
+  const unsigned char *base = addr;
+  size_t chunk = PERM_IMAGE_ALIGN;
+  /* Two passes: count the pieces and bytes, then lay the block out. */
+  uint32_t npieces = 0;
+  size_t bytes = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    perm_image_piece_t *pieces = NULL;
+    unsigned char *out = NULL, *buf = NULL;
+    size_t total = sizeof(perm_image_state_t) +
+                   npieces * sizeof(perm_image_piece_t) + bytes;
+    if (pass == 1) {
+      buf = perm__tcalloc(1, total);
+      if (buf == NULL)
+        return perm__errorf(ENOMEM, "out of memory writing %s",
+                            perm__image_block_name(PERM_BLOCK_STATE, code));
+      perm_image_state_t *t = (perm_image_state_t *)buf;
+      t->section_length = len;
+      t->count = npieces;
+      t->piece_size = sizeof(perm_image_piece_t);
+      pieces = (perm_image_piece_t *)(t + 1);
+      out = (unsigned char *)(pieces + npieces);
+    }
+    uint32_t k = 0;
+    size_t start = 0;
+    int open = 0;
+    for (size_t off = 0; off <= len; off += chunk) {
+      size_t n = off < len ? (len - off < chunk ? len - off : chunk) : 0;
+      int keep = n > 0 && !chunk_is_zero(base + off, n);
+      if (keep && !open) {
+        start = off;
+        open = 1;
+      } else if (!keep && open) {
+        size_t plen = off - start;
+        if (pass == 0) {
+          npieces++;
+          bytes += plen;
+        } else {
+          pieces[k++] = (perm_image_piece_t){start, plen};
+          memcpy(out, base + start, plen);
+          out += plen;
+        }
+        open = 0;
+      }
+      if (n < chunk)
+        break;
+    }
+    if (open) { /* the section ends in a kept chunk */
+      size_t plen = len - start;
+      if (pass == 0) {
+        npieces++;
+        bytes += plen;
+      } else {
+        pieces[k++] = (perm_image_piece_t){start, plen};
+        memcpy(out, base + start, plen);
+      }
+    }
+    if (pass == 1) {
+      int rc = perm__image_writer_block(w, PERM_BLOCK_STATE, code,
+                                        (uint64_t)addr, buf, total);
+      perm__tfree(buf);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/*------------------------------------------------------ region data ---*/
+
+static int writer_push_extent(writer_extents_t *l, perm_image_extent_t e) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 256;
+    void *p = perm__trealloc(l->v, ncap * sizeof *l->v);
+    if (p == NULL)
+      return perm__errorf(ENOMEM, "out of memory listing region extents");
+    l->v = p;
+    l->cap = ncap;
+  }
+  l->v[l->n++] = e;
+  return 0;
+}
+
+/* [start, end) of memory into the data area, as one present extent. */
+static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
+                       uint64_t start, uint64_t end) {
+  if (end == start)
+    return 0;
+  uint64_t off = w->next;
+  int rc =
+      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
+  if (rc != 0)
+    return writer_fail(w, rc, "region data");
+  w->next = off + (end - start); /* page multiples: stays aligned */
+  w->hdr.data_bytes += end - start;
+  return writer_push_extent(
+      l, (perm_image_extent_t){
+             .addr = start,
+             .length = end - start,
+             .file_offset = off,
+             .checksum = XXH3_64bits((const void *)start, end - start)});
+}
+
 /*
 ** Which pages of [addr, addr+len) are in memory (present or swapped), from
 ** /proc/self/pagemap; a page never touched, or purged, reads as zero and is
-** left as a hole.  Without pagemap every page is a candidate.
+** skipped unread.  Without pagemap every page is a candidate.
 */
 static int writer_pagemap(int pm, uint64_t addr, size_t npages,
                           uint64_t *bits) {
@@ -118,62 +232,27 @@ static int writer_pagemap(int pm, uint64_t addr, size_t npages,
   return perm__sys_pread_all(pm, bits, npages * 8, (off_t)(addr / page * 8));
 }
 
-static int page_is_zero(const void *p, size_t page) {
-  const uint64_t *w = p;
-  for (size_t i = 0; i < page / 8; i += 8)
-    if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
-         w[i + 6] | w[i + 7]) != 0)
-      return 0;
-  return 1;
-}
-
-typedef struct extent_list_s {
-  perm_image_extent_t *v;
-  size_t n, cap;
-} extent_list_t;
-
-static int extent_flush(perm_image_writer_t *w, extent_list_t *l, uint64_t base,
-                        uint64_t start, uint64_t end) {
-  if (end == start)
-    return 0;
-  uint64_t off = w->hdr.data_offset + (start - base);
-  int rc =
-      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
-  if (rc != 0)
-    return writer_fail(w, rc, "region data");
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 256;
-    void *p = perm__trealloc(l->v, ncap * sizeof *l->v);
-    if (p == NULL)
-      return perm__errorf(ENOMEM, "out of memory listing region extents");
-    l->v = p;
-    l->cap = ncap;
-  }
-  l->v[l->n++] = (perm_image_extent_t){
-      .addr = start,
-      .length = end - start,
-      .checksum = XXH3_64bits((const void *)start, end - start)};
-  w->hdr.data_bytes += end - start;
-  return 0;
-}
-
 /*
-** After a lazy restore, parts of the region are still a private mapping of
-** the old image: their untouched pages are not present, yet hold data.  The
+** After a lazy restore, parts of the region are a private mapping of the
+** old image: their untouched pages are not present, yet hold data.  The
 ** file-backed ranges come from /proc/self/maps (an inode number).
 */
 typedef struct file_ranges_s {
   uint64_t lo[256], hi[256];
   int n;
+  int overflow; /* more ranges than fit: treat every page as in memory */
 } file_ranges_t;
 
 static void writer_file_ranges(uint64_t base, uint64_t top, file_ranges_t *fr) {
   fr->n = 0;
+  fr->overflow = 0;
   FILE *f = fopen("/proc/self/maps", "re");
-  if (f == NULL)
+  if (f == NULL) {
+    fr->overflow = 1;
     return;
+  }
   char line[512];
-  while (fgets(line, sizeof line, f) != NULL && fr->n < 256) {
+  while (fgets(line, sizeof line, f) != NULL) {
     unsigned long long lo, hi, off, inode;
     char perms[8], dev[16];
     if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &lo, &hi, perms, &off, dev,
@@ -182,6 +261,10 @@ static void writer_file_ranges(uint64_t base, uint64_t top, file_ranges_t *fr) {
       continue;
     if (hi <= base || lo >= base + top)
       continue;
+    if (fr->n == 256) {
+      fr->overflow = 1;
+      break;
+    }
     fr->lo[fr->n] = lo;
     fr->hi[fr->n] = hi;
     fr->n++;
@@ -190,29 +273,38 @@ static void writer_file_ranges(uint64_t base, uint64_t top, file_ranges_t *fr) {
 }
 
 static int in_file_range(const file_ranges_t *fr, uint64_t a) {
+  if (fr->overflow)
+    return 1;
   for (int i = 0; i < fr->n; i++)
     if (a >= fr->lo[i] && a < fr->hi[i])
       return 1;
   return 0;
 }
 
-#define WRITER_CHUNK_PAGES 4096 /* pagemap entries read at once (16 MiB) */
-#define WRITER_MAX_EXTENT (64ull << 20) /* bound one checksum's span */
+/* The extent table after the data, and the data's place in the header. */
+static int writer_extent_table(perm_image_writer_t *w, writer_extents_t *l) {
+  int rc = perm__image_writer_table(w, PERM_BLOCK_EXTENTS, l->v, l->n,
+                                    sizeof(perm_image_extent_t));
+  perm__tfree(l->v);
+  l->v = NULL;
+  return rc;
+}
 
-int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
-                              uint64_t top, const perm_image_run_t *runs,
-                              size_t nruns) {
+int perm__image_writer_region(perm_image_writer_t *w,
+                              const perm_image_run_t *runs, size_t nruns) {
   size_t page = perm__page_size();
+  uint64_t base = w->hdr.region_base, top = w->hdr.region_top;
   w->hdr.data_offset = w->next;
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   static uint64_t bits[WRITER_CHUNK_PAGES];
   static file_ranges_t files;
   writer_file_ranges(base, top, &files);
-  extent_list_t list = {0};
+  writer_extents_t list = {0};
   int rc = 0;
   for (size_t r = 0; r < nruns && rc == 0; r++) {
     uint64_t a = runs[r].addr, end = runs[r].addr + runs[r].length;
-    uint64_t ext = 0; /* start of the extent being gathered, 0 = none */
+    uint64_t ext = 0;       /* start of the extent being gathered, 0 = none */
+    uint64_t ext_end = 0;   /* end of its last page with data */
     while (a < end && rc == 0) {
       size_t n = (size_t)((end - a) / page);
       if (n > WRITER_CHUNK_PAGES)
@@ -221,26 +313,63 @@ int perm__image_writer_region(perm_image_writer_t *w, uint64_t base,
       for (size_t i = 0; i < n && rc == 0; i++, a += page) {
         /* bit 63: present, bit 62: swapped */
         int in_memory = !have_map || (bits[i] >> 62) != 0 ||
-                        (files.n > 0 && in_file_range(&files, a));
-        int keep = in_memory && !page_is_zero((const void *)a, page);
-        if (keep && ext == 0)
-          ext = a;
-        if (ext != 0 && (!keep || a + page - ext > WRITER_MAX_EXTENT)) {
-          rc = extent_flush(w, &list, base, ext, a);
-          ext = keep ? a : 0;
+                        ((files.n > 0 || files.overflow) &&
+                         in_file_range(&files, a));
+        int keep = in_memory && !chunk_is_zero((const void *)a, page);
+        if (ext != 0 && (a - ext_end > WRITER_ZERO_GAP_PAGES * page ||
+                         (keep && a + page - ext > WRITER_MAX_EXTENT))) {
+          rc = writer_data(w, &list, ext, ext_end);
+          ext = 0;
+        }
+        if (keep) {
+          if (ext == 0)
+            ext = a;
+          ext_end = a + page;
         }
       }
     }
     if (rc == 0 && ext != 0)
-      rc = extent_flush(w, &list, base, ext, end);
+      rc = writer_data(w, &list, ext, ext_end);
   }
   if (pm >= 0)
     close(pm);
-  if (rc == 0) {
-    w->next = align_up(w->hdr.data_offset + top, PERM_IMAGE_ALIGN);
-    rc = perm__image_writer_table(w, PERM_BLOCK_EXTENTS, list.v, list.n,
-                                  sizeof(perm_image_extent_t));
+  if (rc == 0)
+    rc = writer_extent_table(w, &list);
+  perm__tfree(list.v);
+  return rc;
+}
+
+int perm__image_writer_delta(perm_image_writer_t *w,
+                             const perm_image_run_t *ranges, size_t nranges) {
+  size_t page = perm__page_size();
+  w->hdr.data_offset = w->next;
+  writer_extents_t list = {0};
+  int rc = 0;
+  for (size_t r = 0; r < nranges && rc == 0; r++) {
+    uint64_t a = ranges[r].addr, end = ranges[r].addr + ranges[r].length;
+    uint64_t start = a;
+    int kind = -1; /* of the run being gathered: 1 data, 0 zeros */
+    for (; a <= end && rc == 0; a += page) {
+      int k = a < end ? !chunk_is_zero((const void *)a, page) : -1;
+      if (kind >= 0 &&
+          (k != kind || (kind == 1 && a - start >= WRITER_MAX_EXTENT))) {
+        if (kind == 1)
+          rc = writer_data(w, &list, start, a);
+        else
+          rc = writer_push_extent(
+              &list, (perm_image_extent_t){.addr = start,
+                                           .length = a - start,
+                                           .flags = PERM_EXTENT_ZERO});
+        kind = -1;
+      }
+      if (kind < 0) {
+        start = a;
+        kind = k;
+      }
+    }
   }
+  if (rc == 0)
+    rc = writer_extent_table(w, &list);
   perm__tfree(list.v);
   return rc;
 }
@@ -260,7 +389,8 @@ int perm__image_writer_finish(perm_image_writer_t *w) {
   rc = perm__sys_pwrite_all(w->fd, page, sizeof page, 0);
   if (rc != 0)
     return writer_fail(w, rc, "the header");
-  if (perm__sys_fsync(w->fd) != 0)
+  /* A failed fsync is never retried: the pages may be gone (fsyncgate). */
+  if (perm__sys_fdatasync(w->fd) != 0)
     return writer_fail(w, -errno, "(fsync) the data");
   if (close(w->fd) != 0) {
     w->fd = -1;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define PERM_HIDDEN __attribute__((visibility("hidden")))
-#define PERM_RUNTIME_VERSION "0.1.0"
+#define PERM_RUNTIME_VERSION "0.2.0"
 
 /* Record the calling thread's error message; returns -err (err > 0). */
 PERM_HIDDEN int perm__errorf(int err, const char *fmt, ...)

@@ -1,13 +1,27 @@
 /*
 ** restore.c - an image back into this process, at the same addresses.
+**
+** The image and the images it depends on are opened and validated whole
+** first (image_chain.c, image_validate.c: the validator 'perm check' uses),
+** then checked against this process: who owns the files, the page size,
+** the runtime and allocator builds and where their state sections live,
+** the loaded objects, the persistent globals' names and types, the
+** region's address range.  Any mismatch is an error and nothing in the
+** process has changed.  Only then is the region mapped (lazily: each
+** piece of data a private mapping of the file that holds it; or eagerly:
+** read now), the state sections and globals copied, and the allocator
+** re-armed.
 */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "heap.h"
 #include "image.h"
@@ -17,184 +31,89 @@
 #include "sys.h"
 
 typedef struct restore_ctx_s {
-  perm_image_t img;
-  void *objects, *registry, *runs, *extents;
-  void *state[3]; /* jemalloc data, jemalloc bss, runtime */
-  char *state_lo[3], *state_hi[3];
+  perm_chain_t chain;
+  perm_image_view_t *head; /* chain.views[0] */
+  char *state_lo[PERM_STATE_COUNT], *state_hi[PERM_STATE_COUNT];
   int region_reserved;
 } restore_ctx_t;
 
-static const uint32_t restore_state_codes[3] = {
-    PERM_STATE_JEMALLOC_DATA, PERM_STATE_JEMALLOC_BSS, PERM_STATE_RUNTIME};
-
-static void restore_free(restore_ctx_t *x) {
-  perm__tfree(x->objects);
-  perm__tfree(x->runs);
-  perm__tfree(x->extents);
-  perm__tfree(x->registry);
-  for (int i = 0; i < 3; i++)
-    perm__tfree(x->state[i]);
-  perm__image_close(&x->img);
+/*
+** An image is restored into this process like code: refuse one another
+** user could have written, unless told to trust it.
+*/
+static int restore_trust(const perm_image_view_t *v, int trust) {
+  if (trust)
+    return 0;
+  const perm_image_t *img = &v->img;
+  if (img->uid != geteuid()) {
+    char owner[300];
+    char pw_buf[1024];
+    struct passwd pw, *res = NULL;
+    if (getpwuid_r(img->uid, &pw, pw_buf, sizeof pw_buf, &res) == 0 &&
+        res != NULL)
+      snprintf(owner, sizeof owner, "uid %u (%s)", (unsigned)img->uid,
+               res->pw_name);
+    else
+      snprintf(owner, sizeof owner, "uid %u", (unsigned)img->uid);
+    return perm__errorf(EPERM,
+                        "the image '%s' belongs to %s, not to you (uid %u): "
+                        "restoring it would run with its heap as yours, and "
+                        "its owner controls it; copy it to a file of your own "
+                        "if you trust it, or set PERM_TRUST_IMAGE=1",
+                        img->path, owner, (unsigned)geteuid());
+  }
+  if (img->mode & (S_IWGRP | S_IWOTH))
+    return perm__errorf(EPERM,
+                        "the image '%s' is writable by %s (mode %04o), so "
+                        "someone else may have written it; make it yours "
+                        "alone (chmod go-w '%s'), or set PERM_TRUST_IMAGE=1",
+                        img->path,
+                        (img->mode & S_IWOTH) ? "every user" : "its group",
+                        (unsigned)(img->mode & 07777), img->path);
+  return 0;
 }
 
-static int restore_block(restore_ctx_t *x, uint32_t type, uint32_t flags,
-                         void **out, size_t *len) {
-  const perm_image_block_t *b = perm__image_find(&x->img, type, flags);
-  if (b == NULL)
-    return perm__errorf(EINVAL, "the image '%s' is corrupted: %s is missing",
-                        x->img.path, perm__image_block_name(type, flags));
-  if (len != NULL)
-    *len = b->length;
-  return perm__image_read_block(&x->img, b, out);
-}
-
-/* Sizes and addresses of the state sections must be this runtime's. */
-static int restore_check_state(restore_ctx_t *x) {
+/*
+** The runtime's and the allocator's state are raw memory of the build that
+** wrote them: same versions, same sections at the same addresses, or the
+** copy would put the wrong bytes in the wrong places.
+*/
+static int restore_check_runtime(restore_ctx_t *x) {
+  const perm_image_header_t *h = &x->head->img.hdr;
+  const char *path = x->head->img.path;
+  if (h->page_size != perm__page_size())
+    return perm__errorf(EINVAL,
+                        "the image '%s' was written with %u-byte pages, this "
+                        "machine has %zu",
+                        path, h->page_size, perm__page_size());
+  if (h->format_version != PERM_IMAGE_FORMAT_VERSION ||
+      strcmp(h->runtime_version, PERM_RUNTIME_VERSION) != 0 ||
+      strcmp(h->jemalloc_version, perm__heap_version()) != 0)
+    return perm__errorf(EINVAL,
+                        "the image '%s' was written by PERM %s (image format "
+                        "%" PRIu32 ", jemalloc %s); this is PERM %s (format "
+                        "%u, jemalloc %s): restore with the runtime that wrote "
+                        "it ('perm info' reads it, 'perm check' verifies it)",
+                        path, h->runtime_version, h->format_version,
+                        h->jemalloc_version, PERM_RUNTIME_VERSION,
+                        PERM_IMAGE_FORMAT_VERSION, perm__heap_version());
   x->state_lo[0] = __start_permje_data, x->state_hi[0] = __stop_permje_data;
   x->state_lo[1] = __start_permje_bss, x->state_hi[1] = __stop_permje_bss;
   x->state_lo[2] = __start_permrt_state, x->state_hi[2] = __stop_permrt_state;
-  for (int i = 0; i < 3; i++) {
-    const perm_image_block_t *b =
-        perm__image_find(&x->img, PERM_BLOCK_STATE, restore_state_codes[i]);
-    if (b == NULL)
-      return perm__errorf(
-          EINVAL, "the image '%s' is corrupted: %s is missing", x->img.path,
-          perm__image_block_name(PERM_BLOCK_STATE, restore_state_codes[i]));
+  for (uint32_t i = 0; i < PERM_STATE_COUNT; i++) {
+    const perm_image_state_view_t *s = &x->head->state[i];
     uint64_t len = (uint64_t)(x->state_hi[i] - x->state_lo[i]);
-    if (b->addr != (uint64_t)x->state_lo[i] || b->length != len)
+    if (!x->head->have_state[i] || x->head->saved == NULL)
+      return perm__errorf(EINVAL, "the image '%s' lacks %s", path,
+                          perm__image_block_name(PERM_BLOCK_STATE, i + 1));
+    if (s->addr != (uint64_t)x->state_lo[i] || s->length != len)
       return perm__errorf(EINVAL,
                           "the image '%s' was written by another build of the "
                           "PERM runtime (%s: %" PRIu64 " bytes at 0x%" PRIx64
                           ", here %" PRIu64 " bytes at %p); restore with the "
                           "runtime that wrote it",
-                          x->img.path,
-                          perm__image_block_name(b->type, b->flags), b->length,
-                          b->addr, len, (void *)x->state_lo[i]);
-    int rc = perm__image_read_block(&x->img, b, &x->state[i]);
-    if (rc != 0)
-      return rc;
-  }
-  const perm_saved_t *s = x->state[2];
-  if (s->magic != PERM_SAVED_MAGIC ||
-      s->region.base != x->img.hdr.region_base ||
-      s->region.top != x->img.hdr.region_top)
-    return perm__errorf(EINVAL,
-                        "the image '%s' is inconsistent: its runtime "
-                        "state does not match its header",
-                        x->img.path);
-  return 0;
-}
-
-typedef struct restore_table_s {
-  const void *entries;
-  uint32_t count;
-} restore_table_t;
-
-static int restore_table(restore_ctx_t *x, void *block, size_t len,
-                         size_t entry_size, restore_table_t *t) {
-  const perm_image_table_t *h = block;
-  if (len < sizeof *h || h->entry_size != entry_size ||
-      h->count > (len - sizeof *h) / entry_size)
-    return perm__errorf(EINVAL, "the image '%s' has a malformed table",
-                        x->img.path);
-  t->entries = h + 1;
-  t->count = h->count;
-  return 0;
-}
-
-/* Maps the runs read-write, fresh; the rest of the region stays PROT_NONE. */
-static int restore_map_runs(restore_ctx_t *x, const restore_table_t *runs) {
-  const perm_image_header_t *h = &x->img.hdr;
-  const perm_image_run_t *r = runs->entries;
-  for (uint32_t i = 0; i < runs->count; i++) {
-    if (r[i].addr < h->region_base || r[i].length > h->region_top ||
-        r[i].addr - h->region_base > h->region_top - r[i].length)
-      return perm__errorf(EINVAL,
-                          "the image '%s' is corrupted: a run lies "
-                          "outside the region",
-                          x->img.path);
-    if (perm__sys_mmap((void *)r[i].addr, r[i].length, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                       -1, 0) == MAP_FAILED)
-      return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64,
-                                r[i].addr);
-    if (r[i].length >= PERM_REGION_HUGE) /* as region.c does, for the fork */
-      madvise((void *)r[i].addr, r[i].length, MADV_HUGEPAGE);
-  }
-  return 0;
-}
-
-static int restore_load_extents(restore_ctx_t *x, const restore_table_t *ext,
-                                int verify) {
-  const perm_image_extent_t *e = ext->entries;
-  for (uint32_t i = 0; i < ext->count; i++) {
-    int rc;
-    if (verify) {
-      rc = perm__image_read_extent(&x->img, &e[i], (void *)e[i].addr);
-    } else {
-      const perm_image_header_t *h = &x->img.hdr;
-      if (e[i].addr < h->region_base || e[i].length > h->region_top ||
-          e[i].addr - h->region_base > h->region_top - e[i].length)
-        return perm__errorf(EINVAL,
-                            "the image '%s' is corrupted: an extent "
-                            "lies outside the region",
-                            x->img.path);
-      rc = perm__sys_pread_all(
-          x->img.fd, (void *)e[i].addr, e[i].length,
-          (off_t)(h->data_offset + e[i].addr - h->region_base));
-      if (rc != 0)
-        rc = perm__errorf(-rc, "cannot read region data of '%s': %s",
-                          x->img.path, strerror(-rc));
-    }
-    if (rc != 0)
-      return rc;
-  }
-  return 0;
-}
-
-/*
-** Lazy: one private mapping of the image's region mirror over [base, top);
-** pages load from the page cache on first touch, holes read as zeros, so the
-** cost does not grow with the heap.  Gaps between runs go back to PROT_NONE.
-*/
-static int restore_map_lazy(restore_ctx_t *x, const restore_table_t *runs) {
-  const perm_image_header_t *h = &x->img.hdr;
-  if (h->region_top == 0)
-    return 0;
-  if (perm__sys_mmap((void *)h->region_base, h->region_top,
-                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, x->img.fd,
-                     (off_t)h->data_offset) == MAP_FAILED)
-    return perm__errorf_errno(errno,
-                              "cannot map the heap of '%s' at 0x%" PRIx64,
-                              x->img.path, h->region_base);
-  const perm_image_run_t *r = runs->entries;
-  uint64_t at = h->region_base;
-  for (uint32_t i = 0; i <= runs->count; i++) {
-    uint64_t next =
-        i < runs->count ? r[i].addr : h->region_base + h->region_top;
-    if (next < at || next > h->region_base + h->region_top)
-      return perm__errorf(EINVAL,
-                          "the image '%s' is corrupted: its runs are "
-                          "not in order",
-                          x->img.path);
-    if (next > at &&
-        perm__sys_mmap((void *)at, next - at, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                       -1, 0) == MAP_FAILED)
-      return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64, at);
-    if (i < runs->count)
-      at = r[i].addr + r[i].length;
-  }
-  return 0;
-}
-
-static int restore_verify_extents(restore_ctx_t *x,
-                                  const restore_table_t *ext) {
-  const perm_image_extent_t *e = ext->entries;
-  for (uint32_t i = 0; i < ext->count; i++) {
-    int rc = perm__image_read_extent(&x->img, &e[i], NULL);
-    if (rc != 0)
-      return rc;
+                          path, perm__image_block_name(PERM_BLOCK_STATE, i + 1),
+                          s->length, s->addr, len, (void *)x->state_lo[i]);
   }
   return 0;
 }
@@ -235,11 +154,122 @@ static int restore_policy(const char *path, const perm_restore_opts_t *opts,
       path, v->writer, v->reader);
 }
 
+/* Fresh, zero, read-write memory for every run; the rest stays PROT_NONE. */
+static int restore_map_runs(restore_ctx_t *x) {
+  const perm_image_view_t *h = x->head;
+  for (uint32_t i = 0; i < h->nruns; i++) {
+    const perm_image_run_t *r = &h->runs[i];
+    if (perm__sys_mmap((void *)r->addr, r->length, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                       -1, 0) == MAP_FAILED)
+      return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64,
+                                r->addr);
+    if (r->length >= PERM_REGION_HUGE) /* as region.c does, for the fork */
+      madvise((void *)r->addr, r->length, MADV_HUGEPAGE);
+  }
+  return 0;
+}
+
+/* Eager: every piece read into place now. */
+static int restore_read_data(restore_ctx_t *x) {
+  for (size_t i = 0; i < x->chain.nmap; i++) {
+    const perm_chain_piece_t *p = &x->chain.map[i];
+    const perm_image_t *img = &x->chain.views[p->image].img;
+    int rc = perm__sys_pread_all(img->fd, (void *)p->addr, p->length,
+                                 (off_t)p->file_offset);
+    if (rc != 0)
+      return perm__errorf(-rc, "cannot read region data of '%s': %s",
+                          img->path,
+                          rc == -ENODATA ? "the file ends early"
+                                         : strerror(-rc));
+  }
+  return 0;
+}
+
+/*
+** Lazy: each piece a private mapping of the file that holds it, so pages
+** load from the page cache on first touch and the cost of a restore does
+** not grow with the heap.  Only data is mapped, never a hole, so reading
+** the heap never allocates in the file (a tmpfs image stays its size).
+*/
+static int restore_map_data(restore_ctx_t *x) {
+  for (size_t i = 0; i < x->chain.nmap; i++) {
+    const perm_chain_piece_t *p = &x->chain.map[i];
+    const perm_image_t *img = &x->chain.views[p->image].img;
+    if (perm__sys_mmap((void *)p->addr, p->length, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_FIXED, img->fd,
+                       (off_t)p->file_offset) == MAP_FAILED)
+      return perm__errorf_errno(errno,
+                                "cannot map the heap of '%s' at 0x%" PRIx64,
+                                img->path, p->addr);
+    if (p->length >= PERM_REGION_HUGE)
+      madvise((void *)p->addr, p->length, MADV_HUGEPAGE);
+  }
+  return 0;
+}
+
+static int restore_verify(restore_ctx_t *x) {
+  for (uint32_t i = 0; i < x->chain.n; i++) {
+    int rc = perm__image_view_verify_data(&x->chain.views[i]);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Everything that can refuse the image, before anything changes. */
+static int restore_check(restore_ctx_t *x, const char *path,
+                         const perm_restore_opts_t *opts,
+                         perm_registry_policy_t *policy) {
+  int rc = perm__chain_open(&x->chain, path, 0, NULL);
+  if (rc != 0)
+    return rc;
+  x->head = &x->chain.views[0];
+  for (uint32_t i = 0; i < x->chain.n && rc == 0; i++)
+    rc = restore_trust(&x->chain.views[i], opts->trust);
+  /* The objects first: moved libraries explain moved state sections. */
+  perm_objects_verdict_t verdict;
+  if (rc == 0)
+    rc = perm__objects_check(x->head->objects_block, x->head->objects_len,
+                             path, &verdict);
+  if (rc == 0)
+    rc = restore_check_runtime(x);
+  if (rc == 0)
+    rc = restore_policy(path, opts, &verdict, policy);
+  if (rc == 0)
+    rc = perm__registry_restore(x->head->registry_block, x->head->registry_len,
+                                0, policy, NULL);
+  if (rc == 0 && opts->rollback &&
+      (x->head->img.hdr.region_base != perm__saved.region.base ||
+       x->head->img.hdr.region_capacity != perm__saved.region.capacity))
+    rc = perm__errorf(EINVAL,
+                      "perm_rollback('%s'): the image's heap is at "
+                      "0x%" PRIx64 "+%" PRIu64 ", the running heap at "
+                      "0x%" PRIx64 "+%" PRIu64 "; roll back only to images "
+                      "of this heap",
+                      path, x->head->img.hdr.region_base,
+                      x->head->img.hdr.region_capacity,
+                      perm__saved.region.base, perm__saved.region.capacity);
+  if (rc == 0 && opts->verify_full)
+    rc = restore_verify(x);
+  return rc;
+}
+
+/* The registry block outlives the restore: modules loaded later need it. */
+static void *restore_take_registry(restore_ctx_t *x) {
+  perm_image_view_t *v = x->head;
+  for (uint32_t i = 0; i < PERM_IMAGE_MAX_BLOCKS; i++)
+    if (v->blocks[i] != NULL && v->blocks[i] == v->registry_block) {
+      v->blocks[i] = NULL;
+      return v->registry_block;
+    }
+  return NULL;
+}
+
 int perm__restore(const char *path, const perm_restore_opts_t *opts,
                   perm_restore_counts_t *counts) {
   restore_ctx_t x;
   memset(&x, 0, sizeof x);
-  x.img.fd = -1;
   if (opts->rollback && !perm__heap_ready())
     return perm__errorf(EBADF,
                         "perm_rollback('%s'): there is no heap to roll "
@@ -252,74 +282,30 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
                         "perm_malloc ran before perm_open); restore in a fresh "
                         "process, or use perm_rollback",
                         path);
-  int rc = perm__image_open(&x.img, path);
-  size_t olen = 0, rlen = 0, runlen = 0, elen = 0;
-  if (rc == 0)
-    rc = restore_block(&x, PERM_BLOCK_OBJECTS, 0, &x.objects, &olen);
-  perm_objects_verdict_t verdict;
   perm_registry_policy_t policy;
-  if (rc == 0)
-    rc = perm__objects_check(x.objects, olen, path, &verdict);
-  if (rc == 0)
-    rc = restore_policy(path, opts, &verdict, &policy);
-  if (rc == 0)
-    rc = restore_check_state(&x);
-  if (rc == 0)
-    rc = restore_block(&x, PERM_BLOCK_REGISTRY, 0, &x.registry, &rlen);
-  if (rc == 0)
-    rc = perm__registry_restore(x.registry, rlen, 0, &policy, NULL);
-  if (rc == 0)
-    rc = restore_block(&x, PERM_BLOCK_RUNS, 0, &x.runs, &runlen);
-  if (rc == 0)
-    rc = restore_block(&x, PERM_BLOCK_EXTENTS, 0, &x.extents, &elen);
-  restore_table_t runs = {0}, ext = {0};
-  if (rc == 0)
-    rc = restore_table(&x, x.runs, runlen, sizeof(perm_image_run_t), &runs);
-  if (rc == 0)
-    rc = restore_table(&x, x.extents, elen, sizeof(perm_image_extent_t), &ext);
-
-  /* The region: reserve, map, load (and verify) the data. */
+  int rc = restore_check(&x, path, opts, &policy);
   perm_region_t probe;
-  int committed = 0;
-  if (rc == 0 && opts->rollback) {
-    /* Same place, same size, or pointers would not match. */
-    if (x.img.hdr.region_base != perm__saved.region.base ||
-        x.img.hdr.region_capacity != perm__saved.region.capacity)
-      rc = perm__errorf(EINVAL,
-                        "perm_rollback('%s'): the image's heap is at "
-                        "0x%" PRIx64 "+%" PRIu64 ", the running heap at "
-                        "0x%" PRIx64 "+%" PRIu64 "; roll back only to images "
-                        "of this heap",
-                        path, x.img.hdr.region_base, x.img.hdr.region_capacity,
-                        perm__saved.region.base, perm__saved.region.capacity);
-    if (rc == 0 && opts->verify_full)
-      rc = restore_verify_extents(&x, &ext);
-    if (rc != 0) {
-      restore_free(&x);
-      return rc;
-    }
-    /* The point of no return: drop the live heap's pages. */
-    committed = 1;
+  if (rc == 0 && !opts->rollback) {
+    const perm_image_header_t *h = &x.head->img.hdr;
+    rc = perm__region_reserve(&probe, h->region_base, h->region_capacity);
+    x.region_reserved = rc == 0;
+  }
+  if (rc != 0) {
+    perm__chain_close(&x.chain);
+    return rc;
+  }
+
+  /* The point of no return for a rollback: drop the live heap's pages. */
+  if (opts->rollback) {
     perm__heap_rollback_begin();
     perm__sys_mmap(
         (void *)perm__saved.region.base, perm__saved.region.capacity, PROT_NONE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-  } else if (rc == 0) {
-    rc = perm__region_reserve(&probe, x.img.hdr.region_base,
-                              x.img.hdr.region_capacity);
-    x.region_reserved = rc == 0;
   }
-  if (rc == 0 && opts->eager) {
-    rc = restore_map_runs(&x, &runs);
-    if (rc == 0)
-      rc = restore_load_extents(&x, &ext, opts->verify_full);
-  } else if (rc == 0) {
-    if (opts->verify_full && !opts->rollback)
-      rc = restore_verify_extents(&x, &ext);
-    if (rc == 0)
-      rc = restore_map_lazy(&x, &runs);
-  }
-  if (rc != 0 && committed) {
+  rc = restore_map_runs(&x);
+  if (rc == 0)
+    rc = opts->eager ? restore_read_data(&x) : restore_map_data(&x);
+  if (rc != 0 && opts->rollback) {
     /* Verified data that cannot be mapped: the old heap is gone. */
     perm__verbose("rollback failed after the point of no return: %s",
                   perm__error_message());
@@ -328,18 +314,19 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   if (rc != 0) {
     if (x.region_reserved)
       perm__region_unreserve(&probe);
-    restore_free(&x);
+    perm__chain_close(&x.chain);
     return rc;
   }
 
   /* Past this point nothing can fail for a reason the image could cause. */
-  for (int i = 0; i < 3; i++)
-    memcpy(x.state_lo[i], x.state[i], (size_t)(x.state_hi[i] - x.state_lo[i]));
-  perm__saved.region.file_backed = !opts->eager;
-  perm__registry_restore(x.registry, rlen, 1, NULL, counts);
-  perm__registry_keep_image(x.registry, rlen);
-  x.registry = NULL;
+  for (uint32_t i = 0; i < PERM_STATE_COUNT; i++)
+    perm__image_state_copy(&x.head->state[i], x.state_lo[i]);
+  perm__saved.region.file_backed = !opts->eager && x.chain.nmap > 0;
+  void *registry = x.head->registry_block;
+  size_t rlen = (size_t)x.head->registry_len;
+  perm__registry_restore(registry, rlen, 1, NULL, counts);
+  perm__registry_keep_image(restore_take_registry(&x), rlen);
   rc = opts->rollback ? perm__heap_rollback_end() : perm__heap_rearm();
-  restore_free(&x);
+  perm__chain_close(&x.chain);
   return rc;
 }

@@ -13,15 +13,17 @@ typedef struct perm_restore_opts_s {
   int eager;         /* read everything now (PERM_RESTORE=eager, mode "e") */
   int rollback;      /* replace this process's live heap (perm_rollback) */
   int shared;        /* mode letter s: another program may have written it */
+  int trust;         /* PERM_TRUST_IMAGE=1: restore files others could write */
   int startup;       /* before main: globals still to register are checked
                         then (perm__registry_end_startup) */
 } perm_restore_opts_t;
 
 /*
-** Validates everything first (header, checksums, objects, registry types,
-** section layout, the region's address range); any mismatch is an error and
-** nothing in the process has changed.  Then loads the region and the state
-** sections, restores globals by name, and re-arms the allocator.
+** Validates everything first (the image and its chain, their owners, the
+** runtime build, objects, registry types, the region's address range); any
+** mismatch is an error and nothing in the process has changed.  Then loads
+** the region and the state sections, restores globals by name, and re-arms
+** the allocator.
 */
 PERM_HIDDEN int perm__restore(const char *path, const perm_restore_opts_t *opts,
                               perm_restore_counts_t *counts);

@@ -16,6 +16,7 @@ typedef struct perm_saved_s {
   uint64_t magic;      /* PERM_SAVED_MAGIC once a heap exists */
   uint64_t generation; /* checkpoints taken over the heap's life */
   uint64_t rtree_lock; /* jemalloc's rtree init_lock (a pthread_mutex_t) */
+  uint64_t heap_id;    /* random, chosen when the heap was created */
   perm_region_t region;
 } perm_saved_t;
 

@@ -1,8 +1,9 @@
 /*
 ** sys.h - the system-call seam (SQLite's os_unix idea).  Every call the
-** runtime makes to get memory or to write an image goes through here, so a
-** test can inject a failure: PERM_TEST_FAULT="pwrite=ENOSPC,fsync=EIO"
-** makes those calls fail with that errno (README.PERM, "Testing").
+** runtime makes to get memory or to write, read, lock or commit an image
+** goes through here, so a test can inject a failure: PERM_TEST_FAULT lists
+** OP=FAULT[@N] items (README.PERM, section 9), e.g. "pwrite=ENOSPC",
+** "fsync=EIO@2" (only the second fsync), "pwrite=short", "rename=EINTR".
 */
 #ifndef PERM_SYS_H
 #define PERM_SYS_H
@@ -10,6 +11,8 @@
 #include <sys/types.h>
 
 #include "perm_internal.h"
+
+struct statfs;
 
 PERM_HIDDEN void *perm__sys_mmap(void *addr, size_t len, int prot, int flags,
                                  int fd, off_t off);
@@ -21,10 +24,13 @@ PERM_HIDDEN ssize_t perm__sys_pwrite(int fd, const void *buf, size_t n,
                                      off_t off);
 PERM_HIDDEN ssize_t perm__sys_pread(int fd, void *buf, size_t n, off_t off);
 PERM_HIDDEN int perm__sys_fsync(int fd);
+PERM_HIDDEN int perm__sys_fdatasync(int fd);
 PERM_HIDDEN int perm__sys_ftruncate(int fd, off_t len);
 PERM_HIDDEN int perm__sys_rename(const char *from, const char *to);
 PERM_HIDDEN int perm__sys_link(const char *from, const char *to);
 PERM_HIDDEN int perm__sys_unlink(const char *path);
+PERM_HIDDEN int perm__sys_flock(int fd, int op);
+PERM_HIDDEN int perm__sys_fstatfs(int fd, struct statfs *st);
 PERM_HIDDEN pid_t perm__sys_fork(void);
 /* Full-length pwrite/pread: retries short transfers and EINTR. */
 PERM_HIDDEN int perm__sys_pwrite_all(int fd, const void *buf, size_t n,

@@ -1,265 +1,62 @@
 /*
-** check.c - perm check IMAGE [--quiet]: verify an image offline, all of it.
+** check.c - perm check IMAGE [--quiet] [--json]: verify an image offline,
+** all of it, and every image it depends on.
 **
-** What a restore with PERM_VERIFY=full would verify, and what it takes on
-** trust because the writer is the runtime itself:
-**   - the header: magic, version, checksum, size, block bounds (at open);
-**   - the header's own fields: region geometry, alignment, strings;
-**   - the layout: the required blocks, each once, none overlapping another,
-**     the header page or the region data;
-**   - every block's checksum;
-**   - every table: counts against lengths, names NUL-terminated inside the
-**     block, offsets in range (tables.c);
-**   - runs and extents inside the region, extents inside runs, and the
-**     extents adding up to the header's data_bytes;
-**   - every extent's checksum, reading all region data.
-** It goes on after a problem, so one run lists everything that is wrong.
+** The checks are the runtime's own: the validator restore uses
+** (runtime/image_validate.c) and the chain reader (image_chain.c), run
+** here with every problem reported instead of the first, and with every
+** extent's checksum verified (what PERM_VERIFY=full does at restore).
+** What restore checks beyond that concerns the process, not the file: the
+** program, its libraries and the runtime build.
+**
+** On a terminal, a progress line on stderr shows the bytes verified and
+** the speed; --quiet prints nothing at all; --json prints one object.
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
-/* Shown at most, so a wrecked image does not print a line per extent. */
-#define CHECK_MAX_EXTENT_REPORTS 10
-
 typedef struct check_s {
-  perm_image_t img;
-  unsigned problems;
-  uint64_t verified;                   /* bytes whose checksum matched */
-  void *blocks[PERM_IMAGE_MAX_BLOCKS]; /* read and checksummed, or NULL */
-  const perm_image_run_t *runs;        /* parsed, or NULL */
-  uint32_t nruns;
-  const perm_image_extent_t *extents; /* parsed, or NULL */
-  uint32_t nextents;
+  const char *path;
+  int quiet, json;
+  unsigned reported;       /* problems printed */
+  char first[2048];        /* the first problem, for --json */
+  tool_progress_t progress;
+  /* JSON collects the problems instead of printing them. */
+  char **problems;
+  size_t nproblems;
 } check_t;
 
-static void check_problem(check_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check_problem(check_t *c, const char *fmt, ...) {
-  char msg[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  tool_error("%s", msg);
-  c->problems++;
-}
-
-/* The reader's message for the last failed call is the problem. */
-static void check_reader_problem(check_t *c) {
-  check_problem(c, "%s", perm__error_message());
-}
-
-/*
-** The header is checksummed, so a bad field here was written that way; the
-** reader checked only what it needs to find the blocks.
-*/
-static void check_header(check_t *c) {
-  const perm_image_header_t *h = &c->img.hdr;
-  const char *p = NULL;
-  if (h->region_base % h->page_size != 0 ||
-      h->region_capacity % h->page_size != 0 ||
-      h->region_top % h->page_size != 0)
-    p = "the region is not page-aligned";
-  else if (h->region_base + h->region_capacity < h->region_base)
-    p = "the region wraps around the address space";
-  else if (h->region_top > h->region_capacity)
-    p = "the region's top is beyond its capacity";
-  else if (h->data_offset % PERM_IMAGE_ALIGN != 0 ||
-           h->data_offset < PERM_IMAGE_HEADER_SIZE)
-    p = "the region data is not at an aligned offset after the header";
-  else if (h->data_bytes > h->region_top)
-    p = "more region data is present than the region holds";
-  else if (memchr(h->runtime_version, '\0', sizeof h->runtime_version) ==
-               NULL ||
-           memchr(h->jemalloc_version, '\0', sizeof h->jemalloc_version) ==
-               NULL)
-    p = "a version string is not NUL-terminated";
-  if (p != NULL)
-    check_problem(
-        c, "the header of the image '%s' is malformed: %s" TOOL_FIX_WRITER,
-        c->img.path, p);
-}
-
-typedef struct check_span_s {
-  uint64_t lo, len;
-  char what[64];
-} check_span_t;
-
-/* Which blocks there are, and that nothing shares bytes of the file. */
-static void check_layout(check_t *c) {
-  const perm_image_header_t *h = &c->img.hdr;
-  unsigned count[PERM_BLOCK_EXTENTS + 1] = {0}, states[4] = {0};
-  for (uint32_t i = 0; i < h->nblocks; i++) {
-    const perm_image_block_t *b = &h->blocks[i];
-    if (b->type == PERM_BLOCK_STATE && b->flags >= 1 && b->flags <= 3)
-      states[b->flags]++;
-    else if (b->type >= 1 && b->type <= PERM_BLOCK_EXTENTS &&
-             b->type != PERM_BLOCK_STATE)
-      count[b->type]++;
-    else
-      check_problem(c,
-                    "the image '%s' is malformed: block %" PRIu32
-                    " has unknown type %" PRIu32 " (flags %" PRIu32
-                    ")" TOOL_FIX_WRITER,
-                    c->img.path, i, b->type, b->flags);
-  }
-  static const uint32_t required[] = {PERM_BLOCK_OBJECTS, PERM_BLOCK_REGISTRY,
-                                      PERM_BLOCK_RUNS, PERM_BLOCK_EXTENTS};
-  for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-    if (count[required[i]] != 1)
-      check_problem(c,
-                    "the image '%s' is malformed: it has %u of %s, expected "
-                    "one" TOOL_FIX_WRITER,
-                    c->img.path, count[required[i]],
-                    perm__image_block_name(required[i], 0));
-  for (uint32_t s = 1; s <= 3; s++)
-    if (states[s] != 1)
-      check_problem(c,
-                    "the image '%s' is malformed: it has %u of %s, expected "
-                    "one" TOOL_FIX_WRITER,
-                    c->img.path, states[s],
-                    perm__image_block_name(PERM_BLOCK_STATE, s));
-
-  check_span_t span[PERM_IMAGE_MAX_BLOCKS + 2];
-  size_t n = 0;
-  span[n] = (check_span_t){.lo = 0, .len = PERM_IMAGE_HEADER_SIZE};
-  snprintf(span[n++].what, sizeof span[0].what, "the header page");
-  span[n] = (check_span_t){.lo = h->data_offset, .len = h->region_top};
-  snprintf(span[n++].what, sizeof span[0].what, "the region data");
-  for (uint32_t i = 0; i < h->nblocks; i++) {
-    span[n] =
-        (check_span_t){.lo = h->blocks[i].offset, .len = h->blocks[i].length};
-    snprintf(span[n++].what, sizeof span[0].what, "%s",
-             perm__image_block_name(h->blocks[i].type, h->blocks[i].flags));
-  }
-  /* Bounds were checked at open, so lo + len does not overflow. */
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = i + 1; k < n; k++)
-      if (span[i].len != 0 && span[k].len != 0 &&
-          span[i].lo < span[k].lo + span[k].len &&
-          span[k].lo < span[i].lo + span[i].len)
-        check_problem(c,
-                      "the image '%s' is malformed: %s (offset %" PRIu64
-                      ", %" PRIu64 " bytes) overlaps %s (offset %" PRIu64
-                      ", %" PRIu64 " bytes)" TOOL_FIX_WRITER,
-                      c->img.path, span[i].what, span[i].lo, span[i].len,
-                      span[k].what, span[k].lo, span[k].len);
-}
-
-/* Every block's checksum; the buffers are kept for the table checks. */
-static void check_blocks(check_t *c) {
-  const perm_image_header_t *h = &c->img.hdr;
-  for (uint32_t i = 0; i < h->nblocks; i++) {
-    if (perm__image_read_block(&c->img, &h->blocks[i], &c->blocks[i]) != 0) {
-      c->blocks[i] = NULL;
-      check_reader_problem(c);
-    } else {
-      c->verified += h->blocks[i].length;
+static void check_report(void *arg, const char *msg) {
+  check_t *c = arg;
+  tool_progress_clear(&c->progress);
+  if (c->reported++ == 0)
+    snprintf(c->first, sizeof c->first, "%s", msg);
+  if (c->json) {
+    char **p = perm__trealloc(c->problems, (c->nproblems + 1) * sizeof *p);
+    if (p != NULL) {
+      c->problems = p;
+      c->problems[c->nproblems] = perm__tstrdup(msg);
+      if (c->problems[c->nproblems] != NULL)
+        c->nproblems++;
     }
+  } else if (!c->quiet) {
+    tool_error("%s", msg);
   }
 }
 
-/* The checksummed bytes of the first block of a type, or NULL. */
-static const void *check_block(const check_t *c, uint32_t type, uint64_t *len) {
-  const perm_image_header_t *h = &c->img.hdr;
-  for (uint32_t i = 0; i < h->nblocks; i++)
-    if (h->blocks[i].type == type) {
-      *len = h->blocks[i].length;
-      return c->blocks[i];
-    }
-  return NULL;
-}
-
-static void check_tables(check_t *c) {
-  uint64_t len;
-  const void *b;
-  if ((b = check_block(c, PERM_BLOCK_OBJECTS, &len)) != NULL) {
-    const perm_image_object_t *o;
-    uint32_t n;
-    if (tool_parse_objects(&c->img, b, len, &o, &n) != 0)
-      check_reader_problem(c);
-  }
-  if ((b = check_block(c, PERM_BLOCK_REGISTRY, &len)) != NULL) {
-    const perm_image_global_t *g;
-    uint32_t n;
-    if (tool_parse_globals(&c->img, b, len, &g, &n) != 0)
-      check_reader_problem(c);
-  }
-  if ((b = check_block(c, PERM_BLOCK_RUNS, &len)) != NULL &&
-      tool_parse_runs(&c->img, b, len, &c->runs, &c->nruns) != 0) {
-    c->runs = NULL;
-    check_reader_problem(c);
-  }
-  if ((b = check_block(c, PERM_BLOCK_EXTENTS, &len)) != NULL &&
-      tool_parse_extents(&c->img, b, len, &c->extents, &c->nextents) != 0) {
-    c->extents = NULL;
-    check_reader_problem(c);
-  }
-}
-
-/*
-** The writer gathers extents run by run, so each lies inside one run; data
-** outside every run would be restored into memory nobody owns.  Both lists
-** are sorted (tables.c), so one merge-like pass does it.
-*/
-static void check_extents_in_runs(check_t *c) {
-  const perm_image_header_t *h = &c->img.hdr;
-  uint64_t total = 0;
-  uint32_t r = 0;
-  unsigned outside = 0;
-  for (uint32_t i = 0; i < c->nextents; i++) {
-    const perm_image_extent_t *e = &c->extents[i];
-    total += e->length;
-    if (c->runs == NULL)
-      continue;
-    while (r < c->nruns && c->runs[r].addr + c->runs[r].length <= e->addr)
-      r++;
-    if (r < c->nruns && e->addr >= c->runs[r].addr &&
-        e->addr + e->length <= c->runs[r].addr + c->runs[r].length)
-      continue;
-    if (++outside > CHECK_MAX_EXTENT_REPORTS)
-      c->problems++;
-    else
-      check_problem(c,
-                    "the extent table of the image '%s' is malformed: extent "
-                    "0x%" PRIx64 "+%" PRIu64
-                    " is not inside a run of the region" TOOL_FIX_WRITER,
-                    c->img.path, e->addr, e->length);
-  }
-  if (outside > CHECK_MAX_EXTENT_REPORTS)
-    tool_error("... and %u more extents outside every run",
-               outside - CHECK_MAX_EXTENT_REPORTS);
-  if (total != h->data_bytes)
-    check_problem(c,
-                  "the image '%s' is malformed: its extents hold %" PRIu64
-                  " bytes, the header says %" PRIu64 TOOL_FIX_WRITER,
-                  c->img.path, total, h->data_bytes);
-}
-
-/* Reads all region data: the bulk of the work, done last. */
-static void check_region_data(check_t *c) {
-  unsigned bad = 0;
-  for (uint32_t i = 0; i < c->nextents; i++) {
-    if (perm__image_read_extent(&c->img, &c->extents[i], NULL) == 0) {
-      c->verified += c->extents[i].length;
-      continue;
-    }
-    if (++bad <= CHECK_MAX_EXTENT_REPORTS)
-      check_reader_problem(c);
-    else
-      c->problems++;
-  }
-  if (bad > CHECK_MAX_EXTENT_REPORTS)
-    tool_error("... and %u more damaged extents",
-               bad - CHECK_MAX_EXTENT_REPORTS);
+static void check_progress(void *arg, uint64_t done, uint64_t total) {
+  check_t *c = arg;
+  tool_progress_update(&c->progress, done, total);
 }
 
 /* Whether PATH starts like an image: only then is NAME.prev worth a word. */
@@ -276,7 +73,7 @@ static int check_has_magic(const char *path) {
 
 /*
 ** After a failure: say whether the image kept by the last checkpoint
-** (NAME.prev, DESIGN.md section 3.5) is there to go back to.
+** (NAME.prev) is there to go back to.
 */
 static void check_hint_prev(const char *path) {
   char prev[4200];
@@ -296,50 +93,141 @@ static void check_hint_prev(const char *path) {
   }
 }
 
-int tool_check(const tool_command_t *cmd, int argc, char **argv) {
-  int quiet = 0;
-  const char *path;
-  int rc = tool_parse_flag_image(cmd, argc, argv, "quiet", &quiet, &path);
-  if (rc >= 0)
-    return rc;
+static int check_parse(const tool_command_t *cmd, int argc, char **argv,
+                       check_t *c) {
+  const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
+                                {"json", no_argument, NULL, 'j'},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  int o;
+  opterr = 0;
+  while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+    switch (o) {
+    case 'q':
+      c->quiet = 1;
+      break;
+    case 'j':
+      c->json = 1;
+      break;
+    case 'h':
+      tool_command_usage(stdout, cmd);
+      return TOOL_EXIT_OK;
+    default:
+      return tool_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (c->quiet && c->json)
+    return tool_usage_error(cmd, "--quiet and --json exclude each other");
+  if (optind + 1 != argc)
+    return tool_usage_error(cmd, optind == argc ? "no image given"
+                                                : "one image at a time");
+  c->path = argv[optind];
+  return -1;
+}
 
+static void check_json(const check_t *c, const perm_chain_t *chain, int ok) {
+  tool_json_t j;
+  tool_json_init(&j, stdout);
+  tool_json_begin_object(&j, NULL);
+  tool_json_string(&j, "image", c->path);
+  tool_json_bool(&j, "ok", ok);
+  if (chain->n > 0 && chain->views[0].img.fd >= 0) {
+    tool_json_u64(&j, "generation", chain->views[0].img.hdr.generation);
+  } else {
+    tool_json_null(&j, "generation");
+  }
+  tool_json_begin_array(&j, "chain");
+  uint64_t verified = 0, extents = 0;
+  for (uint32_t i = 0; i < chain->n; i++) {
+    const perm_image_view_t *v = &chain->views[i];
+    if (v->img.fd < 0 && v->img.path[0] == '\0')
+      continue;
+    tool_json_begin_object(&j, NULL);
+    tool_json_string(&j, "file", v->img.path);
+    tool_json_u64(&j, "generation", v->img.hdr.generation);
+    tool_json_string(&j, "kind", (v->img.hdr.flags & PERM_IMAGE_F_DELTA)
+                                     ? "delta"
+                                     : "full");
+    tool_json_u64(&j, "extents", v->nextents);
+    tool_json_u64(&j, "bytes_verified", v->verified);
+    tool_json_u64(&j, "problems", v->problems);
+    tool_json_end_object(&j);
+    verified += v->verified;
+    extents += v->nextents;
+  }
+  tool_json_end_array(&j);
+  tool_json_u64(&j, "extents", extents);
+  tool_json_u64(&j, "bytes_verified", verified);
+  tool_json_begin_array(&j, "problems");
+  for (size_t i = 0; i < c->nproblems; i++)
+    tool_json_string(&j, NULL, c->problems[i]);
+  tool_json_end_array(&j);
+  tool_json_end_object(&j);
+}
+
+int tool_check(const tool_command_t *cmd, int argc, char **argv) {
   check_t c;
   memset(&c, 0, sizeof c);
-  rc = perm__image_open(&c.img, path);
-  if (rc != 0) {
-    tool_error("%s", perm__error_message());
-    /* No hint for a missing file or one that was never an image. */
-    if (rc == -EINVAL && check_has_magic(path))
-      check_hint_prev(path);
-    return TOOL_EXIT_FAIL;
-  }
-  c.verified = offsetof(perm_image_header_t, header_checksum);
-  check_header(&c);
-  check_layout(&c);
-  check_blocks(&c);
-  check_tables(&c);
-  if (c.extents != NULL) {
-    check_extents_in_runs(&c);
-    check_region_data(&c);
-  } else {
+  int rc = check_parse(cmd, argc, argv, &c);
+  if (rc >= 0)
+    return rc;
+  tool_progress_init(&c.progress, !c.quiet && !c.json, c.path);
+
+  perm_chain_t chain;
+  perm_image_hooks_t hooks = {.report = check_report,
+                              .report_arg = &c,
+                              .progress = check_progress,
+                              .progress_arg = &c};
+  rc = perm__chain_open(&chain, c.path, PERM_VALIDATE_ALL | PERM_VALIDATE_DATA,
+                        &hooks);
+  tool_progress_clear(&c.progress);
+  if (!c.quiet && !c.json && chain.n > 0 && chain.views[0].img.fd >= 0 &&
+      chain.views[0].extents == NULL)
     tool_error("the region data of '%s' was not verified: its extent table "
                "is unusable",
-               path);
+               c.path);
+  /* A failure to open (missing file, no image) reports nothing itself. */
+  if (rc != 0 && c.reported == 0)
+    check_report(&c, perm__error_message());
+  int ok = rc == 0 && c.reported == 0;
+  if (c.json) {
+    check_json(&c, &chain, ok);
+  } else if (!ok && !c.quiet) {
+    unsigned n = 0;
+    for (uint32_t i = 0; i < chain.n; i++)
+      n += chain.views[i].problems;
+    if (n == 0)
+      n = c.reported;
+    if (chain.n > 0 && chain.views[0].img.path[0] != '\0' &&
+        (rc != -ENOENT || chain.n > 1)) {
+      fprintf(stderr, "%s: FAILED (%u problem%s)\n", c.path, n,
+              n == 1 ? "" : "s");
+      if (check_has_magic(c.path))
+        check_hint_prev(c.path);
+    }
+  } else if (ok && !c.quiet) {
+    uint64_t verified = 0, extents = 0;
+    for (uint32_t i = 0; i < chain.n; i++) {
+      verified += chain.views[i].verified;
+      extents += chain.views[i].nextents;
+    }
+    if (chain.n > 1)
+      printf("%s: OK (generation %" PRIu64 ", a chain of %" PRIu32
+             " images, %" PRIu64 " extents, %" PRIu64 " bytes verified)\n",
+             c.path, chain.views[0].img.hdr.generation, chain.n, extents,
+             verified);
+    else
+      printf("%s: OK (generation %" PRIu64 ", %" PRIu64 " extents, %" PRIu64
+             " bytes verified)\n",
+             c.path, chain.views[0].img.hdr.generation, extents, verified);
   }
-
-  uint64_t generation = c.img.hdr.generation;
-  for (uint32_t i = 0; i < PERM_IMAGE_MAX_BLOCKS; i++)
-    perm__tfree(c.blocks[i]);
-  perm__image_close(&c.img);
-  if (c.problems != 0) {
-    fprintf(stderr, "%s: FAILED (%u problem%s)\n", path, c.problems,
-            c.problems == 1 ? "" : "s");
-    check_hint_prev(path);
+  perm__chain_close(&chain);
+  for (size_t i = 0; i < c.nproblems; i++)
+    perm__tfree(c.problems[i]);
+  perm__tfree(c.problems);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    tool_error("cannot write the output: %s", strerror(errno));
     return TOOL_EXIT_FAIL;
   }
-  if (!quiet)
-    printf("%s: OK (generation %" PRIu64 ", %" PRIu32 " extents, %" PRIu64
-           " bytes verified)\n",
-           path, generation, c.nextents, c.verified);
-  return TOOL_EXIT_OK;
+  return ok ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 }

@@ -1,10 +1,13 @@
 /*
 ** info.c - perm info IMAGE [--json]: what an image holds, from its header
-** and metadata blocks, without reading the region data ('perm check' does).
+** and metadata blocks, without reading the region data ('perm check' does),
+** and the chain of images it depends on when it is a delta.
 **
-** A damaged metadata block does not hide the rest: its section is shown as
-** unavailable (null in JSON), the reason goes to stderr, and the exit status
-** is 1, so a script still learns that something is wrong.
+** The image goes through the runtime's validator (image_validate.c) with
+** every problem reported: a damaged or malformed block does not hide the
+** rest; its section is shown as unavailable (null in JSON), the reason goes
+** to stderr, and the exit status is 1, so a script still learns that
+** something is wrong.  Names from the image are escaped for the terminal.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,64 +18,15 @@
 #include "tool.h"
 
 typedef struct info_s {
-  perm_image_t img;
-  void *oblock; /* OBJECTS block, or NULL when unavailable */
-  const perm_image_object_t *objects;
-  uint32_t nobjects;
-  void *rblock; /* REGISTRY block, or NULL */
-  const perm_image_global_t *globals;
-  uint32_t nglobals;
-  void *xblock; /* EXTENTS block, or NULL: only its count is shown */
-  const perm_image_extent_t *extents;
-  uint32_t nextents;
-  int failed; /* some section is unavailable */
+  perm_chain_t chain;
+  const perm_image_view_t *v; /* chain.views[0] */
+  int failed;                 /* some problem was reported */
 } info_t;
 
-/* Reads one metadata block, checksum verified; NULL (reported) on failure. */
-static void *info_read(info_t *x, uint32_t type, uint64_t *len) {
-  const perm_image_block_t *b = perm__image_find(&x->img, type, 0);
-  void *buf;
-  if (b == NULL) {
-    tool_error("the image '%s' has no %s block; the previous image may be in "
-               "'%s.prev'",
-               x->img.path, tool_block_type_name(type), x->img.path);
-  } else if (perm__image_read_block(&x->img, b, &buf) != 0) {
-    tool_error("%s", perm__error_message());
-  } else {
-    *len = b->length;
-    return buf;
-  }
+static void info_report(void *arg, const char *msg) {
+  info_t *x = arg;
   x->failed = 1;
-  return NULL;
-}
-
-/* Drops a block whose table the parser refused (rc != 0). */
-static void info_parsed(info_t *x, int rc, void **block) {
-  if (rc == 0)
-    return;
-  tool_error("%s", perm__error_message());
-  perm__tfree(*block);
-  *block = NULL;
-  x->failed = 1;
-}
-
-static void info_load(info_t *x) {
-  uint64_t len;
-  if ((x->oblock = info_read(x, PERM_BLOCK_OBJECTS, &len)) != NULL)
-    info_parsed(
-        x,
-        tool_parse_objects(&x->img, x->oblock, len, &x->objects, &x->nobjects),
-        &x->oblock);
-  if ((x->rblock = info_read(x, PERM_BLOCK_REGISTRY, &len)) != NULL)
-    info_parsed(
-        x,
-        tool_parse_globals(&x->img, x->rblock, len, &x->globals, &x->nglobals),
-        &x->rblock);
-  if ((x->xblock = info_read(x, PERM_BLOCK_EXTENTS, &len)) != NULL)
-    info_parsed(
-        x,
-        tool_parse_extents(&x->img, x->xblock, len, &x->extents, &x->nextents),
-        &x->xblock);
+  tool_error("%s", msg);
 }
 
 /* A fixed-size header string, NUL-terminated or not, as a C string. */
@@ -86,45 +40,82 @@ static void info_field(char *dst, size_t size, const char *src, size_t n) {
 
 /* Global names are never empty today; keep a line readable if one is. */
 static const char *info_global_name(const info_t *x, uint32_t i) {
-  const char *name = tool_name_at(x->rblock, x->globals[i].name_offset);
+  const char *name =
+      perm__image_name_at(x->v->registry_block, x->v->globals[i].name_offset);
   return name[0] != '\0' ? name : "(unnamed)";
+}
+
+static const char *info_kind(const perm_image_header_t *h) {
+  return (h->flags & PERM_IMAGE_F_DELTA) ? "delta" : "full";
 }
 
 /*------------------------------------------------------------- text ---*/
 
+static void info_text_chain(const info_t *x) {
+  if (x->chain.n < 2)
+    return;
+  printf("\nchain: %" PRIu32 " images, newest first\n", x->chain.n);
+  printf("  %10s  %-5s  %14s  %14s  %s\n", "GENERATION", "KIND", "DATA",
+         "DIRTIED", "FILE");
+  for (uint32_t i = 0; i < x->chain.n; i++) {
+    const perm_image_view_t *v = &x->chain.views[i];
+    if (v->img.path[0] == '\0')
+      continue;
+    const perm_image_header_t *h = &v->img.hdr;
+    char name[8400];
+    printf("  %10" PRIu64 "  %-5s  %14" PRIu64 "  %14" PRIu64 "  %s\n",
+           h->generation, info_kind(h), h->data_bytes, h->bytes_dirtied,
+           tool_printable(name, sizeof name, v->img.path));
+  }
+  printf("  region data of generation %" PRIu64 ": %" PRIu64
+         " bytes in %zu pieces\n",
+         x->v->img.hdr.generation, x->chain.map_bytes, x->chain.nmap);
+}
+
 static void info_text(const info_t *x) {
-  const perm_image_header_t *h = &x->img.hdr;
+  const perm_image_view_t *v = x->v;
+  const perm_image_header_t *h = &v->img.hdr;
   char a[64], b[64], c[64], rt[sizeof h->runtime_version + 1],
-      je[sizeof h->jemalloc_version + 1], fl[128];
+      je[sizeof h->jemalloc_version + 1], fl[128], name[8400];
   info_field(rt, sizeof rt, h->runtime_version, sizeof h->runtime_version);
   info_field(je, sizeof je, h->jemalloc_version, sizeof h->jemalloc_version);
 
-  printf("image:        %s\n", x->img.path);
+  printf("image:        %s\n", tool_printable(name, sizeof name, v->img.path));
   printf("format:       version %" PRIu32 "\n", h->format_version);
   printf("generation:   %" PRIu64 "\n", h->generation);
+  printf("kind:         %s", info_kind(h));
+  if (h->flags & PERM_IMAGE_F_DELTA)
+    printf(" of generation %" PRIu64 " in '%s', chain of %" PRIu64
+           " images; %" PRIu64 " bytes dirtied",
+           h->parent_generation,
+           tool_printable(name, sizeof name, h->parent_name), h->chain_length,
+           h->bytes_dirtied);
+  printf("\n");
   tool_iso_time(a, sizeof a, h->time_ns);
   printf("time:         %s\n", a);
-  tool_flag_words(fl, sizeof fl, h->flags, tool_header_flag_names, 1);
+  tool_flag_words(fl, sizeof fl, h->flags, tool_header_flag_names, 2);
   printf("flags:        %s\n", fl);
+  if (h->format_version >= 2)
+    printf("heap id:      %016" PRIx64 "\n", h->heap_id);
   tool_human_bytes(a, sizeof a, h->region_capacity);
   tool_human_bytes(b, sizeof b, h->region_top);
   printf("region:       base 0x%" PRIx64 ", capacity %" PRIu64
          " (%s), top %" PRIu64 " (%s)\n",
          h->region_base, h->region_capacity, a, h->region_top, b);
   printf("page size:    %" PRIu32 "\n", h->page_size);
-  printf("runtime:      PERM %s\n", rt);
-  printf("jemalloc:     %s\n", je);
+  printf("runtime:      PERM %s\n", tool_printable(name, sizeof name, rt));
+  printf("jemalloc:     %s\n", tool_printable(name, sizeof name, je));
   tool_human_bytes(a, sizeof a, h->heap_allocated);
   tool_human_bytes(b, sizeof b, h->heap_active);
   printf("heap:         allocated %" PRIu64 " (%s), active %" PRIu64 " (%s)\n",
          h->heap_allocated, a, h->heap_active, b);
-  tool_human_bytes(a, sizeof a, x->img.file_size);
-  tool_human_bytes(b, sizeof b, x->img.file_blocks);
+  tool_human_bytes(a, sizeof a, v->img.file_size);
+  tool_human_bytes(b, sizeof b, v->img.file_blocks);
   printf("file:         %" PRIu64 " bytes (%s), %" PRIu64 " on disk (%s)\n",
-         x->img.file_size, a, x->img.file_blocks, b);
+         v->img.file_size, a, v->img.file_blocks, b);
   tool_human_bytes(c, sizeof c, h->data_bytes);
-  if (x->xblock != NULL)
-    snprintf(b, sizeof b, "%" PRIu32, x->nextents);
+  if (v->extents != NULL)
+    snprintf(b, sizeof b, "%" PRIu32, v->nextents);
   else
     snprintf(b, sizeof b, "unknown");
   printf("data:         %" PRIu64 " bytes (%s) in %s extents, "
@@ -132,34 +123,38 @@ static void info_text(const info_t *x) {
          h->data_bytes, c, b, h->data_offset);
 
   printf("\nobjects:");
-  if (x->oblock == NULL) {
+  if (v->objects == NULL) {
     printf(" unavailable\n");
   } else {
-    printf(" %" PRIu32 "\n", x->nobjects);
+    printf(" %" PRIu32 "\n", v->nobjects);
     printf("  %-18s  %-12s  %-40s  %s\n", "LOAD ADDRESS", "FLAGS", "BUILD-ID",
            "NAME");
-    for (uint32_t i = 0; i < x->nobjects; i++) {
-      const perm_image_object_t *o = &x->objects[i];
+    for (uint32_t i = 0; i < v->nobjects; i++) {
+      const perm_image_object_t *o = &v->objects[i];
       char id[2 * sizeof o->build_id + 1];
       tool_hex(id, sizeof id, o->build_id, o->build_id_len);
       tool_flag_words(fl, sizeof fl, o->flags, tool_object_flag_names, 3);
       printf("  0x%016" PRIx64 "  %-12s  %-40s  %s\n", o->load_addr, fl,
-             id[0] ? id : "-", tool_name_at(x->oblock, o->name_offset));
+             id[0] ? id : "-",
+             tool_printable(name, sizeof name,
+                            perm__image_name_at(v->objects_block,
+                                                o->name_offset)));
     }
   }
 
   printf("\nglobals:");
-  if (x->rblock == NULL) {
+  if (v->globals == NULL) {
     printf(" unavailable\n");
   } else {
-    printf(" %" PRIu32 "\n", x->nglobals);
+    printf(" %" PRIu32 "\n", v->nglobals);
     printf("  %-18s  %10s  %-18s  %-12s  %s\n", "ADDRESS", "SIZE", "TYPE HASH",
            "FLAGS", "NAME");
-    for (uint32_t i = 0; i < x->nglobals; i++) {
-      const perm_image_global_t *g = &x->globals[i];
+    for (uint32_t i = 0; i < v->nglobals; i++) {
+      const perm_image_global_t *g = &v->globals[i];
       tool_flag_words(fl, sizeof fl, g->flags, tool_global_flag_names, 7);
       printf("  0x%016" PRIx64 "  %10" PRIu64 "  0x%016" PRIx64 "  %-12s  %s\n",
-             g->addr, g->size, g->type_hash, fl, info_global_name(x, i));
+             g->addr, g->size, g->type_hash, fl,
+             tool_printable(name, sizeof name, info_global_name(x, i)));
     }
   }
 
@@ -179,23 +174,57 @@ static void info_text(const info_t *x) {
     printf("  %-20s  %12" PRIu64 "  %12" PRIu64 "  0x%016" PRIx64 "  %s\n", a,
            k->offset, k->length, k->checksum, b);
   }
+  info_text_chain(x);
 }
 
 /*------------------------------------------------------------- JSON ---*/
 
+static void info_json_chain(tool_json_t *j, const info_t *x) {
+  tool_json_begin_array(j, "chain");
+  for (uint32_t i = 0; i < x->chain.n; i++) {
+    const perm_image_view_t *v = &x->chain.views[i];
+    if (v->img.path[0] == '\0')
+      continue;
+    const perm_image_header_t *h = &v->img.hdr;
+    tool_json_begin_object(j, NULL);
+    tool_json_string(j, "file", v->img.path);
+    tool_json_u64(j, "generation", h->generation);
+    tool_json_string(j, "kind", info_kind(h));
+    tool_json_u64(j, "data_bytes", h->data_bytes);
+    tool_json_u64(j, "bytes_dirtied", h->bytes_dirtied);
+    tool_json_u64(j, "file_size", v->img.file_size);
+    tool_json_end_object(j);
+  }
+  tool_json_end_array(j);
+}
+
 static void info_json(const info_t *x) {
-  const perm_image_header_t *h = &x->img.hdr;
+  const perm_image_view_t *v = x->v;
+  const perm_image_header_t *h = &v->img.hdr;
   char buf[128], rt[sizeof h->runtime_version + 1],
       je[sizeof h->jemalloc_version + 1];
   tool_json_t j;
   tool_json_init(&j, stdout);
   tool_json_begin_object(&j, NULL);
-  tool_json_string(&j, "image", x->img.path);
+  tool_json_string(&j, "image", v->img.path);
   tool_json_u64(&j, "format_version", h->format_version);
   tool_json_u64(&j, "generation", h->generation);
+  tool_json_string(&j, "kind", info_kind(h));
   tool_iso_time(buf, sizeof buf, h->time_ns);
   tool_json_string(&j, "time", buf);
-  tool_json_flags(&j, "flags", h->flags, tool_header_flag_names, 1);
+  tool_json_flags(&j, "flags", h->flags, tool_header_flag_names, 2);
+  tool_json_hex(&j, "heap_id", h->heap_id);
+  if (h->flags & PERM_IMAGE_F_DELTA) {
+    tool_json_begin_object(&j, "parent");
+    tool_json_string(&j, "file", h->parent_name);
+    tool_json_u64(&j, "generation", h->parent_generation);
+    tool_json_hex(&j, "checksum", h->parent_checksum);
+    tool_json_end_object(&j);
+  } else {
+    tool_json_null(&j, "parent");
+  }
+  tool_json_u64(&j, "chain_length", h->chain_length);
+  tool_json_u64(&j, "bytes_dirtied", h->bytes_dirtied);
   tool_json_begin_object(&j, "region");
   tool_json_hex(&j, "base", h->region_base);
   tool_json_u64(&j, "capacity", h->region_capacity);
@@ -211,26 +240,27 @@ static void info_json(const info_t *x) {
   tool_json_u64(&j, "active", h->heap_active);
   tool_json_end_object(&j);
   tool_json_begin_object(&j, "file");
-  tool_json_u64(&j, "size", x->img.file_size);
-  tool_json_u64(&j, "allocated", x->img.file_blocks);
+  tool_json_u64(&j, "size", v->img.file_size);
+  tool_json_u64(&j, "allocated", v->img.file_blocks);
   tool_json_end_object(&j);
   tool_json_begin_object(&j, "data");
   tool_json_u64(&j, "offset", h->data_offset);
   tool_json_u64(&j, "bytes", h->data_bytes);
-  if (x->xblock != NULL)
-    tool_json_u64(&j, "extents", x->nextents);
+  if (v->extents != NULL)
+    tool_json_u64(&j, "extents", v->nextents);
   else
     tool_json_null(&j, "extents");
   tool_json_end_object(&j);
 
-  if (x->oblock == NULL) {
+  if (v->objects == NULL) {
     tool_json_null(&j, "objects");
   } else {
     tool_json_begin_array(&j, "objects");
-    for (uint32_t i = 0; i < x->nobjects; i++) {
-      const perm_image_object_t *o = &x->objects[i];
+    for (uint32_t i = 0; i < v->nobjects; i++) {
+      const perm_image_object_t *o = &v->objects[i];
       tool_json_begin_object(&j, NULL);
-      tool_json_string(&j, "name", tool_name_at(x->oblock, o->name_offset));
+      tool_json_string(&j, "name",
+                       perm__image_name_at(v->objects_block, o->name_offset));
       tool_json_hex(&j, "load_address", o->load_addr);
       if (o->build_id_len == 0) {
         tool_json_null(&j, "build_id");
@@ -244,14 +274,15 @@ static void info_json(const info_t *x) {
     tool_json_end_array(&j);
   }
 
-  if (x->rblock == NULL) {
+  if (v->globals == NULL) {
     tool_json_null(&j, "globals");
   } else {
     tool_json_begin_array(&j, "globals");
-    for (uint32_t i = 0; i < x->nglobals; i++) {
-      const perm_image_global_t *g = &x->globals[i];
+    for (uint32_t i = 0; i < v->nglobals; i++) {
+      const perm_image_global_t *g = &v->globals[i];
       tool_json_begin_object(&j, NULL);
-      tool_json_string(&j, "name", tool_name_at(x->rblock, g->name_offset));
+      tool_json_string(&j, "name", perm__image_name_at(v->registry_block,
+                                                        g->name_offset));
       tool_json_hex(&j, "address", g->addr);
       tool_json_u64(&j, "size", g->size);
       tool_json_u64(&j, "align", g->align);
@@ -278,6 +309,7 @@ static void info_json(const info_t *x) {
     tool_json_end_object(&j);
   }
   tool_json_end_array(&j);
+  info_json_chain(&j, x);
   tool_json_end_object(&j);
 }
 
@@ -290,11 +322,20 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
 
   info_t x;
   memset(&x, 0, sizeof x);
-  if (perm__image_open(&x.img, image) != 0) {
-    tool_error("%s", perm__error_message());
+  perm_image_hooks_t hooks = {.report = info_report, .report_arg = &x};
+  rc = perm__chain_open(&x.chain, image, PERM_VALIDATE_ALL, &hooks);
+  if (x.chain.n == 0 || x.chain.views[0].img.fd < 0) {
+    /* Not even a header: nothing to show. */
+    if (!x.failed)
+      tool_error("%s", perm__error_message());
+    perm__chain_close(&x.chain);
     return TOOL_EXIT_FAIL;
   }
-  info_load(&x);
+  if (rc != 0 && !x.failed) {
+    x.failed = 1; /* a broken chain link, not a problem of one image */
+    tool_error("%s", perm__error_message());
+  }
+  x.v = &x.chain.views[0];
   if (json)
     info_json(&x);
   else
@@ -302,11 +343,8 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
   if (x.failed)
     tool_error("some of the image '%s' is unreadable; run 'perm check %s' "
                "for a full diagnosis",
-               x.img.path, x.img.path);
-  perm__tfree(x.oblock);
-  perm__tfree(x.rblock);
-  perm__tfree(x.xblock);
-  perm__image_close(&x.img);
+               image, image);
+  perm__chain_close(&x.chain);
   if (fflush(stdout) != 0 || ferror(stdout)) {
     tool_error("cannot write the output: %s", strerror(errno));
     return TOOL_EXIT_FAIL;

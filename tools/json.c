@@ -146,6 +146,11 @@ void tool_json_hex(tool_json_t *j, const char *key, uint64_t v) {
   fprintf(j->out, "\"0x%" PRIx64 "\"", v);
 }
 
+void tool_json_bool(tool_json_t *j, const char *key, int v) {
+  json_lead(j, key);
+  fputs(v ? "true" : "false", j->out);
+}
+
 void tool_json_null(tool_json_t *j, const char *key) {
   json_lead(j, key);
   fputs("null", j->out);

@@ -26,9 +26,10 @@ static const tool_command_t tool_commands[] = {
     {"info", tool_info, "IMAGE [--json]",
      "show an image's header, loaded objects, globals and blocks",
      "  --json    print one JSON object instead of text\n"},
-    {"check", tool_check, "IMAGE [--quiet]",
-     "verify every checksum and table of an image, offline",
-     "  --quiet   print nothing when the image is sound\n"},
+    {"check", tool_check, "IMAGE [--quiet | --json]",
+     "verify an image and the images it depends on, offline",
+     "  --quiet   print nothing; the exit status says it all\n"
+     "  --json    print one JSON object (README.PERM, section 5)\n"},
     {"run", tool_run, "[--image FILE] [--mode MODE] -- PROGRAM [ARGS]",
      "run an unmodified program with a persistent heap and globals",
      "  --image FILE     the image (default: PROGRAM's name + .img, here)\n"
@@ -148,7 +149,7 @@ const char *const tool_object_flag_names[3] = {"main", "runtime", "vdso"};
 const char *const tool_global_flag_names[7] = {
     "external", "file-static", "static-local", "c++",
     "raw-section", "runtime", "kept"};
-const char *const tool_header_flag_names[1] = {"raw-globals"};
+const char *const tool_header_flag_names[2] = {"raw-globals", "delta"};
 
 void tool_flag_words(char *buf, size_t size, uint32_t flags,
                      const char *const names[], unsigned nnames) {

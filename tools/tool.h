@@ -62,7 +62,7 @@ void tool_flag_words(char *buf, size_t size, uint32_t flags,
                      const char *const names[], unsigned nnames);
 extern const char *const tool_object_flag_names[3];
 extern const char *const tool_global_flag_names[7];
-extern const char *const tool_header_flag_names[1];
+extern const char *const tool_header_flag_names[2];
 /* "17.3 MiB" */
 void tool_human_bytes(char *buf, size_t size, uint64_t n);
 /* ISO-8601 UTC with nanoseconds: 2025-01-31T12:00:00.123456789Z */
@@ -70,27 +70,31 @@ void tool_iso_time(char *buf, size_t size, uint64_t time_ns);
 /* Lowercase hex of a build-id, "" when it has none. */
 void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n);
 
-/*---------------------------------------------------------- tables.c ---*/
+/*-------------------------------------------------------- progress.c ---*/
 
 /*
-** Each parser checks one metadata block already read and checksummed (so a
-** failure here means the writer was faulty, not the disk) and returns 0, or
-** -EINVAL with a perm__error_message() naming the block, the entry, and
-** what is wrong.  On success the entries are in *v, *n.
+** A progress line for long verifications: bytes done, percent, speed,
+** redrawn at most ten times a second, only when stdout is a terminal.
 */
-int tool_parse_objects(const perm_image_t *img, const void *block, uint64_t len,
-                       const perm_image_object_t **v, uint32_t *n);
-int tool_parse_globals(const perm_image_t *img, const void *block, uint64_t len,
-                       const perm_image_global_t **v, uint32_t *n);
-/* Runs and extents also lie inside the region, page-aligned and sorted. */
-int tool_parse_runs(const perm_image_t *img, const void *block, uint64_t len,
-                    const perm_image_run_t **v, uint32_t *n);
-int tool_parse_extents(const perm_image_t *img, const void *block, uint64_t len,
-                       const perm_image_extent_t **v, uint32_t *n);
-/* A name inside a parsed block (its NUL was found by the parser). */
-static inline const char *tool_name_at(const void *block, uint64_t off) {
-  return (const char *)block + off;
-}
+typedef struct tool_progress_s {
+  int enabled;        /* stdout is a terminal and output was not refused */
+  int shown;          /* a line is on the screen */
+  const char *label;  /* the image */
+  uint64_t start_ns;  /* CLOCK_MONOTONIC at init */
+  uint64_t last_ns;   /* last redraw */
+} tool_progress_t;
+
+void tool_progress_init(tool_progress_t *p, int wanted, const char *label);
+void tool_progress_update(tool_progress_t *p, uint64_t done, uint64_t total);
+/* Erases the line, before other output and at the end. */
+void tool_progress_clear(tool_progress_t *p);
+
+/*
+** A name from an image for a terminal: bytes below 0x20, 0x7f and
+** backslashes are written as \xNN (\\), so a crafted name cannot drive
+** the terminal.  Returns buf.
+*/
+const char *tool_printable(char *buf, size_t size, const char *s);
 
 /*------------------------------------------------------------ json.c ---*/
 
@@ -117,6 +121,7 @@ void tool_json_string(tool_json_t *j, const char *key, const char *s);
 void tool_json_u64(tool_json_t *j, const char *key, uint64_t v);
 void tool_json_hex(tool_json_t *j, const char *key, uint64_t v);
 void tool_json_null(tool_json_t *j, const char *key);
+void tool_json_bool(tool_json_t *j, const char *key, int v);
 /* An array of the words tool_flag_words() would write. */
 void tool_json_flags(tool_json_t *j, const char *key, uint32_t flags,
                      const char *const names[], unsigned nnames);

@@ -1,0 +1,258 @@
+/*
+** commit.c - the commit protocol: an image written to a temporary file
+** becomes NAME atomically, and the NAME it replaces becomes NAME.prev.
+**
+**   1. NAME.tmp-R       created exclusive, 0600, R random (a name nobody can
+**                       plant in advance), written, fdatasync'ed
+**   2. NAME.old-R       a second name for the current NAME.prev, so that
+**                       replacing it below frees nothing yet
+**   3. NAME.prev.tmp-R  a second name for the current NAME
+**   4. NAME.prev        <- rename(NAME.prev.tmp-R): the current generation
+**   5. NAME             <- rename(NAME.tmp-R): the new generation
+**   6. fsync of the directory: durable
+**   7. unlink(NAME.old-R): the generation before the previous one is freed,
+**      after the durability point, where its cost (an unlink of a large
+**      file takes long on ext4) delays nobody's commit
+**
+** At every instant NAME (old or new) and the generation before it exist:
+** after step 4 the one before is NAME.old-R, and perm__commit_recover puts
+** it back as NAME.prev if a crash came before step 5.  A failure at a step
+** undoes the steps before it, so NAME and NAME.prev stay byte for byte what
+** they were.
+*/
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "sys.h"
+
+#define COMMIT_TRIES 16 /* names tried before giving up on EEXIST */
+
+/* 12 hex digits nobody can guess in advance. */
+static void commit_random(char *buf, size_t size) {
+  unsigned char r[6];
+  if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^
+                 (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ull;
+    memcpy(r, &x, sizeof r);
+  }
+  snprintf(buf, size, "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4],
+           r[5]);
+}
+
+/* "uid 1000 (alice)" of a file, for messages. */
+static void commit_owner(const char *path, char *buf, size_t size) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    snprintf(buf, size, "an unknown user");
+    return;
+  }
+  char pw_buf[1024];
+  struct passwd pw, *res = NULL;
+  if (getpwuid_r(st.st_uid, &pw, pw_buf, sizeof pw_buf, &res) == 0 &&
+      res != NULL)
+    snprintf(buf, size, "uid %u (%s)", (unsigned)st.st_uid, res->pw_name);
+  else
+    snprintf(buf, size, "uid %u", (unsigned)st.st_uid);
+}
+
+/* Why a name in the directory could not be taken over, and whose it is. */
+static int commit_name_error(int err, const char *what, const char *name) {
+  struct stat st;
+  if ((err == EPERM || err == EACCES || err == EEXIST) &&
+      lstat(name, &st) == 0 && st.st_uid != geteuid()) {
+    char owner[300];
+    commit_owner(name, owner, sizeof owner);
+    return perm__errorf(err,
+                        "cannot %s '%s': it belongs to %s, not to you, and "
+                        "the directory does not let you replace another "
+                        "user's file (a sticky directory such as /tmp); "
+                        "remove it, or keep images in a directory of your own",
+                        what, name, owner);
+  }
+  return perm__errorf_errno(err, "cannot %s '%s'", what, name);
+}
+
+int perm__commit_sync_dir(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  const char *dir = dirname(buf);
+  int fd = perm__sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return perm__errorf_errno(errno,
+                              "cannot open the directory '%s' to make "
+                              "the image durable",
+                              dir);
+  int rc = perm__sys_fsync(fd) == 0 ? 0 : -errno;
+  close(fd);
+  if (rc != 0)
+    return perm__errorf_errno(-rc, "cannot fsync the directory '%s'", dir);
+  return 0;
+}
+
+int perm__commit_begin(perm_commit_t *c, const char *path) {
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+  if (snprintf(c->path, sizeof c->path, "%s", path) >= (int)sizeof c->path)
+    return perm__errorf(ENAMETOOLONG, "the image path '%s' is too long", path);
+  for (int i = 0; i < COMMIT_TRIES; i++) {
+    char r[16];
+    commit_random(r, sizeof r);
+    snprintf(c->tmp, sizeof c->tmp, "%s.tmp-%s", path, r);
+    c->fd = perm__sys_open(
+        c->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (c->fd >= 0 || errno != EEXIST)
+      break;
+  }
+  if (c->fd < 0)
+    return perm__errorf_errno(errno,
+                              "cannot create the image '%s' (is the directory "
+                              "writable, with room left?)",
+                              c->tmp);
+  return 0;
+}
+
+void perm__commit_abort(perm_commit_t *c) {
+  if (c->fd >= 0)
+    close(c->fd);
+  c->fd = -1;
+  if (c->tmp[0] != '\0')
+    perm__sys_unlink(c->tmp);
+  c->tmp[0] = '\0';
+}
+
+/* A second name for src, NAME<suffix>-RANDOM, in out. */
+static int commit_link_aside(const char *src, const char *suffix, char *out,
+                             size_t size, const char *path) {
+  int err = 0;
+  for (int i = 0; i < COMMIT_TRIES; i++) {
+    char r[16];
+    commit_random(r, sizeof r);
+    snprintf(out, size, "%s%s-%s", path, suffix, r);
+    if (perm__sys_link(src, out) == 0)
+      return 0;
+    err = errno;
+    if (err != EEXIST)
+      break;
+  }
+  out[0] = '\0';
+  return -err;
+}
+
+int perm__commit_finish(perm_commit_t *c) {
+  char prev[4200], prev_tmp[4200];
+  snprintf(prev, sizeof prev, "%s.prev", c->path);
+  struct stat st;
+  int have_name = lstat(c->path, &st) == 0;
+  int have_prev = lstat(prev, &st) == 0;
+  int rc = 0;
+  prev_tmp[0] = '\0';
+  if (have_prev) {
+    rc = commit_link_aside(prev, ".old", c->keep, sizeof c->keep, c->path);
+    if (rc != 0) {
+      rc = commit_name_error(-rc, "keep the previous image", prev);
+      goto undo;
+    }
+    c->kept = 1;
+  }
+  if (have_name) {
+    rc = commit_link_aside(c->path, ".prev.tmp", prev_tmp, sizeof prev_tmp,
+                           c->path);
+    if (rc != 0) {
+      rc = commit_name_error(-rc, "keep the current image as a previous one",
+                             c->path);
+      goto undo;
+    }
+    if (perm__sys_rename(prev_tmp, prev) != 0) {
+      rc = commit_name_error(errno, "replace the previous image", prev);
+      perm__sys_unlink(prev_tmp);
+      goto undo;
+    }
+  }
+  if (perm__sys_rename(c->tmp, c->path) != 0) {
+    rc = commit_name_error(errno, "rename the new image over", c->path);
+    /* NAME.prev is NAME now: give it back its own generation. */
+    if (have_name && c->kept)
+      perm__sys_rename(c->keep, prev), c->kept = 0;
+    else if (have_name)
+      perm__sys_unlink(prev); /* there was none before */
+    goto undo;
+  }
+  c->tmp[0] = '\0';
+  return perm__commit_sync_dir(c->path);
+undo:
+  if (c->kept)
+    perm__sys_unlink(c->keep);
+  c->kept = 0;
+  perm__commit_abort(c);
+  return rc;
+}
+
+void perm__commit_cleanup(perm_commit_t *c) {
+  if (c->kept)
+    perm__sys_unlink(c->keep);
+  c->kept = 0;
+}
+
+/* NAME<suffix>-HEX: one of the names the protocol makes, left by a crash. */
+static int commit_is_ours(const char *entry, const char *name, size_t nl,
+                          const char *suffix) {
+  size_t sl = strlen(suffix);
+  if (strncmp(entry, name, nl) != 0 || strncmp(entry + nl, suffix, sl) != 0 ||
+      entry[nl + sl] != '-')
+    return 0;
+  const char *r = entry + nl + sl + 1;
+  return strlen(r) == 12 && strspn(r, "0123456789abcdef") == 12;
+}
+
+void perm__commit_recover(const char *path) {
+  char buf[4096], base[4096], prev[4200];
+  snprintf(buf, sizeof buf, "%s", path);
+  snprintf(base, sizeof base, "%s", path);
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  const char *dir = dirname(buf);
+  const char *name = basename(base);
+  size_t nl = strlen(name);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  struct stat cur, pst;
+  /* A crash between steps 4 and 5: NAME.prev is NAME, its own is aside. */
+  int prev_is_name = stat(path, &cur) == 0 && stat(prev, &pst) == 0 &&
+                     cur.st_ino == pst.st_ino && cur.st_dev == pst.st_dev;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int tmp = commit_is_ours(e->d_name, name, nl, ".tmp") ||
+              commit_is_ours(e->d_name, name, nl, ".prev.tmp");
+    int old = commit_is_ours(e->d_name, name, nl, ".old");
+    struct stat st;
+    if ((!tmp && !old) || fstatat(dirfd(d), e->d_name, &st,
+                                  AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+      continue; /* another user's file is left alone */
+    char full[4400];
+    snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+    if (old && prev_is_name) {
+      perm__verbose("putting back '%s' as '%s' (a checkpoint was interrupted)",
+                    full, prev);
+      perm__sys_rename(full, prev);
+      prev_is_name = 0;
+    } else {
+      perm__sys_unlink(full);
+    }
+  }
+  closedir(d);
+}

@@ -1,0 +1,40 @@
+/*
+** commit.h - putting a written image in place atomically, keeping the one
+** before it, in a directory that other users may share.
+*/
+#ifndef PERM_COMMIT_H
+#define PERM_COMMIT_H
+
+#include "perm_internal.h"
+
+typedef struct perm_commit_s {
+  char path[4096]; /* NAME */
+  char tmp[4200];  /* NAME.tmp-RANDOM: the new image while it is written */
+  char keep[4200]; /* NAME.old-RANDOM: the replaced NAME.prev, until durable */
+  int fd;          /* open on tmp, for the writer; -1 once it closed it */
+  int kept;        /* keep names the replaced NAME.prev */
+} perm_commit_t;
+
+/* Creates NAME.tmp-RANDOM (0600, exclusive, no symlink followed). */
+PERM_HIDDEN int perm__commit_begin(perm_commit_t *c, const char *path);
+/*
+** The written, synced and closed temporary becomes NAME; the NAME it
+** replaces becomes NAME.prev; the directory is synced.  At every instant
+** NAME and the generation before it exist under a name; if a step fails,
+** NAME and NAME.prev are what they were.
+*/
+PERM_HIDDEN int perm__commit_finish(perm_commit_t *c);
+/* After the durability point: frees the replaced NAME.prev's blocks. */
+PERM_HIDDEN void perm__commit_cleanup(perm_commit_t *c);
+/* Removes the temporary (the image was not committed). */
+PERM_HIDDEN void perm__commit_abort(perm_commit_t *c);
+/*
+** Before writing NAME again, with its lock held: removes this user's
+** temporaries left by killed checkpoints, and puts back a NAME.prev that a
+** crash left under its keep name.
+*/
+PERM_HIDDEN void perm__commit_recover(const char *path);
+/* fsync of the directory holding path. */
+PERM_HIDDEN int perm__commit_sync_dir(const char *path);
+
+#endif /* PERM_COMMIT_H */
