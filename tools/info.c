@@ -1,6 +1,7 @@
 /*
 ** info.c - perm info IMAGE [--json]: what an image holds, from its header
 ** and metadata blocks, without reading the region data ('perm check' does).
+** With --binary PROG, whether PROG would restore it (binary.c) instead.
 **
 ** A damaged metadata block does not hide the rest: its section is shown as
 ** unavailable (null in JSON), the reason goes to stderr, and the exit status
@@ -8,6 +9,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -281,10 +283,43 @@ static void info_json(const info_t *x) {
   tool_json_end_object(&j);
 }
 
+/* "IMAGE [--json] [--binary PROG]", options before or after the image. */
+static int info_parse(const tool_command_t *cmd, int argc, char **argv,
+                      int *json, const char **prog, const char **image) {
+  const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                {"binary", required_argument, NULL, 'b'},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'j':
+      *json = 1;
+      break;
+    case 'b':
+      *prog = optarg;
+      break;
+    case 'h':
+      tool_command_usage(stdout, cmd);
+      return TOOL_EXIT_OK;
+    default:
+      return optopt == 'b' ? tool_usage_error(cmd, "--binary needs a program")
+                           : tool_usage_error(cmd, "unknown option '%s'",
+                                              argv[optind - 1]);
+    }
+  }
+  if (optind + 1 != argc)
+    return tool_usage_error(cmd, optind == argc ? "no image given"
+                                                : "one image at a time");
+  *image = argv[optind];
+  return -1;
+}
+
 int tool_info(const tool_command_t *cmd, int argc, char **argv) {
   int json = 0;
-  const char *image;
-  int rc = tool_parse_flag_image(cmd, argc, argv, "json", &json, &image);
+  const char *image, *prog = NULL;
+  int rc = info_parse(cmd, argc, argv, &json, &prog, &image);
   if (rc >= 0)
     return rc;
 
@@ -295,7 +330,13 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
     return TOOL_EXIT_FAIL;
   }
   info_load(&x);
-  if (json)
+  int brc = -1;
+  if (prog != NULL && (x.oblock == NULL || x.rblock == NULL))
+    brc = TOOL_EXIT_FAIL; /* the comparison needs both; the reason is out */
+  else if (prog != NULL)
+    brc = tool_info_binary(prog, &x.img, x.objects, x.nobjects, x.rblock,
+                           x.globals, x.nglobals, json);
+  else if (json)
     info_json(&x);
   else
     info_text(&x);
@@ -311,5 +352,7 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
     tool_error("cannot write the output: %s", strerror(errno));
     return TOOL_EXIT_FAIL;
   }
+  if (brc >= 0)
+    return brc;
   return x.failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }

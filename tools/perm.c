@@ -23,9 +23,12 @@
 ** be one file with one entry here, so help and dispatch pick it up.
 */
 static const tool_command_t tool_commands[] = {
-    {"info", tool_info, "IMAGE [--json]",
+    {"info", tool_info, "IMAGE [--json] [--binary PROG]",
      "show an image's header, loaded objects, globals and blocks",
-     "  --json    print one JSON object instead of text\n"},
+     "  --json          print one JSON object instead of text\n"
+     "  --binary PROG   compare PROG's persistent globals (read from its ELF\n"
+     "                  file, not run) with the image's: exit 0 when PROG\n"
+     "                  restores the image, 1 when it does not\n"},
     {"check", tool_check, "IMAGE [--quiet]",
      "verify every checksum and table of an image, offline",
      "  --quiet   print nothing when the image is sound\n"},

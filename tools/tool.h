@@ -71,6 +71,17 @@ void tool_iso_time(char *buf, size_t size, uint64_t time_ns);
 /* Lowercase hex of a build-id, "" when it has none. */
 void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n);
 
+/*---------------------------------------------------------- binary.c ---*/
+
+/*
+** perm info --binary: prints whether the program prog restores the image
+** whose objects and registry blocks were parsed; returns the exit code.
+*/
+int tool_info_binary(const char *prog, const perm_image_t *img,
+                     const perm_image_object_t *objects, uint32_t nobjects,
+                     const void *rblock, const perm_image_global_t *globals,
+                     uint32_t nglobals, int json);
+
 /*---------------------------------------------------------- tables.c ---*/
 
 /*
