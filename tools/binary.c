@@ -68,7 +68,7 @@ typedef struct binary_s {
   binary_row_t *rows;
   uint32_t nrows;
   unsigned count[BINARY_NSTATUS];
-  char raw_name[4200];  /* the raw section's registry name */
+  char raw_name[4200];   /* the raw section's registry name */
   char reasons[8][4600]; /* why PROG does not restore the image */
   unsigned nreasons;
 } binary_t;
@@ -113,8 +113,10 @@ static void binary_compare(binary_t *b, const perm_image_global_t *g,
   for (uint32_t i = 0; i < p->nglobals; i++) {
     const elf_global_t *e = &p->globals[i];
     binary_row_t *r = &b->rows[b->nrows++];
-    *r = (binary_row_t){.name = e->name, .status = BINARY_NEW,
-                        .prog_size = e->size, .prog_hash = e->type_hash,
+    *r = (binary_row_t){.name = e->name,
+                        .status = BINARY_NEW,
+                        .prog_size = e->size,
+                        .prog_hash = e->type_hash,
                         .in_prog = 1};
     for (uint32_t k = 0; k < ng; k++) {
       if (used[k] || (g[k].flags & PERM_REG_RAW_SECTION) ||
@@ -146,14 +148,16 @@ static void binary_compare(binary_t *b, const perm_image_global_t *g,
   uint64_t lo = binary_runtime_addr(b, p->span_lo);
   uint64_t hi = binary_runtime_addr(b, p->span_hi);
   if (p->has_raw) {
-    const char *base = strrchr(p->path, '/') ? strrchr(p->path, '/') + 1
-                                             : p->path;
+    const char *base =
+        strrchr(p->path, '/') ? strrchr(p->path, '/') + 1 : p->path;
     snprintf(b->raw_name, sizeof b->raw_name, "[persistent section of %s]",
              base);
     uint64_t at = binary_runtime_addr(b, p->raw_addr);
     binary_row_t *r = &b->rows[b->nrows++];
-    *r = (binary_row_t){.name = b->raw_name, .status = BINARY_NEW,
-                        .prog_size = p->raw_size, .in_prog = 1};
+    *r = (binary_row_t){.name = b->raw_name,
+                        .status = BINARY_NEW,
+                        .prog_size = p->raw_size,
+                        .in_prog = 1};
     for (uint32_t k = 0; k < ng; k++) {
       if (used[k] || !(g[k].flags & PERM_REG_RAW_SECTION) ||
           strcmp(binary_img_name(b, &g[k]), b->raw_name) != 0)
@@ -251,8 +255,8 @@ static void binary_text(const binary_t *b, const char *prog_path) {
            "compiled with perm.h and the plugin?)\n");
   printf("image:      %s (generation %" PRIu64 ", build-id %s)\n", b->img->path,
          b->img->hdr.generation, iid);
-  printf("build:      %s\n", b->same_build ? "the same build"
-                                           : "another build of the program");
+  printf("build:      %s\n",
+         b->same_build ? "the same build" : "another build of the program");
 
   printf("\nglobals: %" PRIu32 "\n", b->nrows);
   printf("  %-12s  %10s  %-18s  %10s  %-18s  %s\n", "STATUS", "IMAGE SIZE",
@@ -356,7 +360,7 @@ static void binary_json(const binary_t *b, const char *prog_path) {
     tool_json_u64(&j, binary_json_names[s], b->count[s]);
   tool_json_end_object(&j);
   tool_json_string(&j, "verdict",
-                   b->nreasons > 0   ? "refused"
+                   b->nreasons > 0 ? "refused"
                    : b->same_build ? "restores"
                                    : "restores_with_allow_rebuild");
   tool_json_begin_array(&j, "reasons");

@@ -7,7 +7,8 @@
 **
 ** The command line becomes
 **
-**   clang-19 -fplugin=LIB/libperm.so -IINC ARGS... -LLIB -Wl,-rpath,LIB -lpermrt
+**   clang-19 -fplugin=LIB/libperm.so -IINC ARGS... -LLIB -Wl,-rpath,LIB
+*-lpermrt
 **
 ** where LIB and INC are found from where this executable is (BIN/../lib,
 ** BIN/../include), never from where it was configured, so an installed
@@ -120,8 +121,8 @@ static int cc_find_compiler(char *out, size_t size, const char *name) {
 
 /* Whether ARGS only preprocess, compile or check: then nothing is linked. */
 static int cc_links(int argc, char **argv) {
-  static const char *const nolink[] = {"-c", "-S", "-E", "-M", "-MM",
-                                       "-fsyntax-only", "--precompile"};
+  static const char *const nolink[] = {
+      "-c", "-S", "-E", "-M", "-MM", "-fsyntax-only", "--precompile"};
   for (int i = 0; i < argc; i++)
     for (size_t k = 0; k < sizeof nolink / sizeof nolink[0]; k++)
       if (strcmp(argv[i], nolink[k]) == 0)
@@ -148,8 +149,8 @@ static void cc_print_word(FILE *out, const char *w) {
 
 /* perm cc and perm c++: cmd->name says which. */
 int tool_cc(const tool_command_t *cmd, int argc, char **argv) {
-  const char *compiler = strcmp(cmd->name, "c++") == 0 ? "clang++-19"
-                                                       : "clang-19";
+  const char *compiler =
+      strcmp(cmd->name, "c++") == 0 ? "clang++-19" : "clang-19";
   cc_install_t in;
   if (cc_find_install(&in) != 0)
     return TOOL_EXIT_FAIL;

@@ -290,13 +290,17 @@ static int elf_read_entries(elf_reader_t *r, Elf_Scn *scn,
     memcpy(tail, e + 24, sizeof tail);
     if (elf_pointer(r, b, sh->sh_addr, at + ELF_ENTRY_ADDR, &addr) != 0 ||
         elf_pointer(r, b, sh->sh_addr, at + ELF_ENTRY_NAME, &name_va) != 0)
-      return elf_bad(r, "entry %zu points to a symbol the file does not "
-                        "define", i);
+      return elf_bad(r,
+                     "entry %zu points to a symbol the file does not "
+                     "define",
+                     i);
     if (version == 0 && addr == 0)
       continue; /* padding between translation units, as the runtime skips */
     if (version != PERM_REGISTRY_VERSION)
-      return elf_bad(r, "entry %zu is of version %" PRIu32 ", this perm reads "
-                        "version %u", i, version, PERM_REGISTRY_VERSION);
+      return elf_bad(r,
+                     "entry %zu is of version %" PRIu32 ", this perm reads "
+                     "version %u",
+                     i, version, PERM_REGISTRY_VERSION);
     const char *name = elf_string_at(r, name_va);
     if (name == NULL)
       return elf_bad(r, "entry %zu names no string (address 0x%" PRIx64 ")", i,

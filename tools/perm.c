@@ -51,11 +51,13 @@ static const tool_command_t tool_commands[] = {
 #define TOOL_NCOMMANDS (sizeof tool_commands / sizeof tool_commands[0])
 
 static void tool_usage(FILE *out) {
-  fprintf(out, "usage: perm [--help | --version] COMMAND [ARGS]\n\n"
-               "Inspect and verify PERM persistent-heap images, build programs with\n"
-               "PERM's compiler plugin and runtime, and run unmodified programs with\n"
-               "a persistent heap.\n\n"
-               "commands:\n");
+  fprintf(
+      out,
+      "usage: perm [--help | --version] COMMAND [ARGS]\n\n"
+      "Inspect and verify PERM persistent-heap images, build programs with\n"
+      "PERM's compiler plugin and runtime, and run unmodified programs with\n"
+      "a persistent heap.\n\n"
+      "commands:\n");
   for (size_t i = 0; i < TOOL_NCOMMANDS; i++)
     fprintf(out, "  %-8s %s\n", tool_commands[i].name,
             tool_commands[i].summary);
@@ -220,7 +222,8 @@ void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n) {
 
 int main(int argc, char **argv) {
   /* permcc and perm++ (links to perm) are perm cc and perm c++. */
-  const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+  const char *base =
+      strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   if (strcmp(base, "permcc") == 0 || strcmp(base, "perm++") == 0) {
     const tool_command_t *cc = tool_find(base[4] == 'c' ? "cc" : "c++");
     snprintf(tool_prefix, sizeof tool_prefix, "%s", base);

@@ -17,8 +17,8 @@ typedef struct entry_s {
   char name[]; /* one malloc per entry */
 } entry_t;
 
-PERM long visits;       /* how many times the book was signed */
-PERM entry_t *entries;  /* newest first, on the persistent heap */
+PERM long visits;      /* how many times the book was signed */
+PERM entry_t *entries; /* newest first, on the persistent heap */
 
 int main(int argc, char **argv) {
   if (argc != 3) {

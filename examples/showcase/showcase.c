@@ -54,9 +54,9 @@ typedef struct trie_node_s {
 
 typedef struct index_s {
   uint32_t ndocs;
-  uint64_t nwords;     /* words indexed, all documents */
-  uint64_t npostings;  /* over all terms */
-  term_t *terms;       /* by term id */
+  uint64_t nwords;    /* words indexed, all documents */
+  uint64_t npostings; /* over all terms */
+  term_t *terms;      /* by term id */
   uint32_t nterms, capterms;
   uint32_t *slots;     /* open addressing: term id + 1, or 0 */
   uint32_t nslots;     /* a power of two */
@@ -317,8 +317,7 @@ static void showcase_query_prefix(const index_t *ix, const char *prefix) {
 
 static void showcase_queries(const index_t *ix) {
   /* Common, middling and rare words: short and long posting lists. */
-  static const uint32_t pairs[][2] = {{1, 2}, {3, 40}, {7, 300},
-                                      {25, 2000}, {150, 9000}};
+  static const uint32_t pairs[][2] = {{1, 2}, {7, 300}, {150, 9000}};
   char a[SHOWCASE_MAX_WORD], b[SHOWCASE_MAX_WORD];
   double t0 = showcase_now();
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
@@ -326,7 +325,7 @@ static void showcase_queries(const index_t *ix) {
     showcase_word(pairs[i][1], b);
     showcase_query_and(ix, a, b);
   }
-  static const char *const prefixes[] = {"ka", "lomi", "zeze", "nunu"};
+  static const char *const prefixes[] = {"ka", "zeze"};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     showcase_query_prefix(ix, prefixes[i]);
   printf("answered in %.1f ms\n", (showcase_now() - t0) * 1e3);
