@@ -30,5 +30,5 @@ echo "# the data are verified at restore by default; with PERM_VERIFY=metadata"
 echo "# (perm check verifies them offline), a restore does not grow with the heap:"
 run env PERM_VERIFY=metadata showcase index.img
 # Would this build restore the image?  Read from the ELF file, not run.
-echo "\$ perm info --binary $build/bin/showcase index.img | tail -n 3"
-perm info --binary "$build/bin/showcase" index.img | tail -n 3
+echo '$ perm info --binary "$(command -v showcase)" index.img | tail -n 2'
+perm info --binary "$(command -v showcase)" index.img | tail -n 2
