@@ -16,10 +16,13 @@
 **
 ** A program built without the plugin has one nameless range, its
 ** "persistent" section, restored only at the same address and size.  On
-** top of the globals, a program that is another build (build-id) restores
-** only with PERM_ALLOW_REBUILD=1, and never when it links the runtime
-** statically.  Exit 0 when PROG restores the image (the verdict says
-** whether PERM_ALLOW_REBUILD=1 is needed), 1 when it does not.
+** top of the globals, the executable decides (runtime/restore.c): the one
+** that wrote the image (same build-id) restores it; another build or
+** program restores it with PERM_ALLOW_REBUILD=1, or with a shared open
+** (mode letter s, mopen, PERM_FNAME) when every global it declares is in
+** the image with its type; with the runtime linked statically, only the
+** identical binary does.  Exit 0 when PROG restores the image one of these
+** ways (the verdict says which), 1 when it does not.
 */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -47,6 +50,18 @@ static const char *const binary_text_names[BINARY_NSTATUS] = {
     "match", "new", "missing", "type-changed", "runtime", "other"};
 static const char *const binary_json_names[BINARY_NSTATUS] = {
     "match", "new", "missing", "type_changed", "runtime", "other"};
+
+/* How PROG may open the image. */
+enum binary_verdict_e {
+  BINARY_RESTORES,          /* the writer: always */
+  BINARY_REBUILD_OR_SHARED, /* PERM_ALLOW_REBUILD=1, or mode letter s */
+  BINARY_REBUILD_ONLY,      /* PERM_ALLOW_REBUILD=1: PROG has new globals */
+  BINARY_REFUSED
+};
+
+static const char *const binary_verdict_names[] = {
+    "restores", "restores_with_allow_rebuild_or_shared",
+    "restores_with_allow_rebuild", "refused"};
 
 /* One global of either side, or both. */
 typedef struct binary_row_s {
@@ -214,11 +229,21 @@ static void binary_check_build(binary_t *b, const perm_image_object_t *o,
       memcmp(b->main->build_id, b->prog.build_id, b->prog.build_id_len) == 0;
   if (!b->same_build && (b->main->flags & PERM_OBJECT_RUNTIME))
     binary_reason(b,
-                  "'%s' is another build of a program that links the PERM "
-                  "runtime statically, which is refused even with "
-                  "PERM_ALLOW_REBUILD=1 (the runtime's state must be the same "
-                  "build's); run the build that wrote the image",
+                  "'%s' is another build than the one that wrote the image, "
+                  "and the PERM runtime is linked in statically, so only the "
+                  "identical binary restores the image (link with the shared "
+                  "libpermrt to restore rebuilt or other programs)",
                   b->prog.path);
+}
+
+static enum binary_verdict_e binary_verdict(const binary_t *b) {
+  if (b->nreasons > 0)
+    return BINARY_REFUSED;
+  if (b->same_build)
+    return BINARY_RESTORES;
+  /* A shared open refuses a global the image does not hold. */
+  return b->count[BINARY_NEW] == 0 ? BINARY_REBUILD_OR_SHARED
+                                   : BINARY_REBUILD_ONLY;
 }
 
 /*------------------------------------------------------------- text ---*/
@@ -280,17 +305,29 @@ static void binary_text(const binary_t *b, const char *prog_path) {
   for (int s = 0; s < BINARY_NSTATUS; s++)
     printf("%s%s %u", s ? ", " : "", binary_text_names[s], b->count[s]);
   printf("\n");
-  if (b->nreasons > 0) {
+  switch (binary_verdict(b)) {
+  case BINARY_REFUSED:
     printf("verdict: '%s' does not restore '%s':\n", prog_path, b->img->path);
     for (unsigned i = 0; i < b->nreasons; i++)
       printf("  - %s\n", b->reasons[i]);
-  } else if (b->same_build) {
+    break;
+  case BINARY_RESTORES:
     printf("verdict: '%s' restores '%s'\n", prog_path, b->img->path);
-  } else {
-    printf("verdict: '%s' restores '%s' with PERM_ALLOW_REBUILD=1: it is "
-           "another build, whose persistent globals fit (README.PERM, "
-           "section 4, says what can break then)\n",
+    break;
+  case BINARY_REBUILD_OR_SHARED:
+    printf("verdict: '%s' restores '%s' with PERM_ALLOW_REBUILD=1 or a shared "
+           "open (mode letter s, mopen, PERM_FNAME): it is another build or "
+           "program, and every global it declares is in the image with its "
+           "type (README.PERM, section 4, says what can break then)\n",
            prog_path, b->img->path);
+    break;
+  case BINARY_REBUILD_ONLY:
+    printf("verdict: '%s' restores '%s' with PERM_ALLOW_REBUILD=1: it is "
+           "another build or program, whose globals fit; a shared open (mode "
+           "letter s, mopen, PERM_FNAME) refuses it, as %u of its globals are "
+           "not in the image (README.PERM, section 4)\n",
+           prog_path, b->img->path, b->count[BINARY_NEW]);
+    break;
   }
 }
 
@@ -341,7 +378,7 @@ static void binary_json(const binary_t *b, const char *prog_path) {
       tool_json_hex(&j, "address", r->img->addr);
       tool_json_u64(&j, "size", r->img->size);
       tool_json_hex(&j, "type_hash", r->img->type_hash);
-      tool_json_flags(&j, "flags", r->img->flags, tool_global_flag_names, 6);
+      tool_json_flags(&j, "flags", r->img->flags, tool_global_flag_names, 7);
       tool_json_end_object(&j);
     }
     if (!r->in_prog) {
@@ -359,10 +396,7 @@ static void binary_json(const binary_t *b, const char *prog_path) {
   for (int s = 0; s < BINARY_NSTATUS; s++)
     tool_json_u64(&j, binary_json_names[s], b->count[s]);
   tool_json_end_object(&j);
-  tool_json_string(&j, "verdict",
-                   b->nreasons > 0 ? "refused"
-                   : b->same_build ? "restores"
-                                   : "restores_with_allow_rebuild");
+  tool_json_string(&j, "verdict", binary_verdict_names[binary_verdict(b)]);
   tool_json_begin_array(&j, "reasons");
   for (unsigned i = 0; i < b->nreasons; i++)
     tool_json_string(&j, NULL, b->reasons[i]);

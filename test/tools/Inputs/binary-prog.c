@@ -10,6 +10,8 @@
 **   -DWITH_LIB      also a library's PERM global and a perm_register()ed
 **                   one (binary-lib.c)
 ** Each run adds one to every counter and checkpoints.
+**
+**   binary-prog IMAGE [MODE]    MODE for perm_open, default "a+"
 */
 #include <perm.h>
 #include <stdio.h>
@@ -45,8 +47,9 @@ int main(int argc, char **argv) {
   perm_register(registered_table, sizeof registered_table, "registered_table");
   registered_table[0] = lib_bump();
 #endif
-  if (argc != 2 || perm_open(argv[1], "a+") != 0) {
-    fprintf(stderr, "binary-prog: %s\n", argc == 2 ? perm_error() : "usage");
+  if (argc < 2 || argc > 3 ||
+      perm_open(argv[1], argc == 3 ? argv[2] : "a+") != 0) {
+    fprintf(stderr, "binary-prog: %s\n", argc >= 2 ? perm_error() : "usage");
     return 1;
   }
   stats.runs++;
