@@ -6,11 +6,13 @@ set -eu
 
 # libclang-rt-19-dev: libFuzzer and the sanitizers' runtimes (test/fuzz,
 # scripts/sanitize.sh); libmimalloc2.0 and libtcmalloc-minimal4: allocators
-# that bench/ measures PERM against.
+# that bench/ measures PERM against; libelf-dev: perm info --binary reads a
+# program's registry from its ELF file; make and pkgconf: the out-of-tree
+# consumer test (examples/consumer) builds with them.
 packages="clang-19 libclang-19-dev llvm-19-dev llvm-19-tools lld-19 \
-libclang-rt-19-dev libjemalloc-dev libxxhash-dev cmake ninja-build python3 \
-gcc g++ openmpi-bin libopenmpi-dev util-linux libmimalloc2.0 \
-libtcmalloc-minimal4"
+libclang-rt-19-dev libjemalloc-dev libxxhash-dev libelf-dev cmake ninja-build \
+make pkgconf python3 gcc g++ openmpi-bin libopenmpi-dev util-linux \
+libmimalloc2.0 libtcmalloc-minimal4"
 
 missing=""
 for p in $packages; do

@@ -7,6 +7,9 @@
 #   %ldflags_static       link against the static runtime of the build tree
 #   %perm                 the perm command
 #   %preload              path of libperm-preload.so
+#   %perm_build           the build tree (for cmake --install in tests)
+#   %perm_src             the source tree (examples/ for out-of-tree builds)
+#   %cmake                the cmake that configured the build
 #   FileCheck, not, split-file from LLVM 19
 import os
 import shutil
@@ -35,6 +38,10 @@ for var in list(config.environment):
 
 inc = config.perm_include_dir
 rt = config.perm_lib_dir
+# Longer names before their prefixes (%perm_build before %perm).
+config.substitutions.append(("%perm_build", config.perm_obj_root))
+config.substitutions.append(("%perm_src", config.perm_src_root))
+config.substitutions.append(("%cmake", shutil.which("cmake") or "cmake"))
 config.substitutions.append(("%clangxx", config.clangxx))
 config.substitutions.append(("%clang", config.clang))
 config.substitutions.append(("%perm_plugin", config.perm_plugin))

@@ -1,7 +1,8 @@
 /*
 ** info.c - perm info IMAGE [--json]: what an image holds, from its header
 ** and metadata blocks, without reading the region data ('perm check' does),
-** and the chain of images it depends on when it is a delta.
+** and the chain of images it depends on when it is a delta.  With --binary
+** PROG, whether PROG would restore it (binary.c) instead.
 **
 ** The image goes through the runtime's validator (image_validate.c) with
 ** every problem reported: a damaged or malformed block does not hide the
@@ -11,6 +12,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -313,10 +315,43 @@ static void info_json(const info_t *x) {
   tool_json_end_object(&j);
 }
 
+/* "IMAGE [--json] [--binary PROG]", options before or after the image. */
+static int info_parse(const tool_command_t *cmd, int argc, char **argv,
+                      int *json, const char **prog, const char **image) {
+  const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                {"binary", required_argument, NULL, 'b'},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'j':
+      *json = 1;
+      break;
+    case 'b':
+      *prog = optarg;
+      break;
+    case 'h':
+      tool_command_usage(stdout, cmd);
+      return TOOL_EXIT_OK;
+    default:
+      return optopt == 'b' ? tool_usage_error(cmd, "--binary needs a program")
+                           : tool_usage_error(cmd, "unknown option '%s'",
+                                              argv[optind - 1]);
+    }
+  }
+  if (optind + 1 != argc)
+    return tool_usage_error(cmd, optind == argc ? "no image given"
+                                                : "one image at a time");
+  *image = argv[optind];
+  return -1;
+}
+
 int tool_info(const tool_command_t *cmd, int argc, char **argv) {
   int json = 0;
-  const char *image;
-  int rc = tool_parse_flag_image(cmd, argc, argv, "json", &json, &image);
+  const char *image, *prog = NULL;
+  int rc = info_parse(cmd, argc, argv, &json, &prog, &image);
   if (rc >= 0)
     return rc;
 
@@ -336,7 +371,14 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
     tool_error("%s", perm__error_message());
   }
   x.v = &x.chain.views[0];
-  if (json)
+  int brc = -1;
+  if (prog != NULL && (x.v->objects == NULL || x.v->globals == NULL))
+    brc = TOOL_EXIT_FAIL; /* the comparison needs both; the reason is out */
+  else if (prog != NULL)
+    brc = tool_info_binary(prog, &x.v->img, x.v->objects, x.v->nobjects,
+                           x.v->registry_block, x.v->globals, x.v->nglobals,
+                           json);
+  else if (json)
     info_json(&x);
   else
     info_text(&x);
@@ -349,5 +391,7 @@ int tool_info(const tool_command_t *cmd, int argc, char **argv) {
     tool_error("cannot write the output: %s", strerror(errno));
     return TOOL_EXIT_FAIL;
   }
+  if (brc >= 0)
+    return brc;
   return x.failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }

@@ -23,9 +23,12 @@
 ** be one file with one entry here, so help and dispatch pick it up.
 */
 static const tool_command_t tool_commands[] = {
-    {"info", tool_info, "IMAGE [--json]",
+    {"info", tool_info, "IMAGE [--json] [--binary PROG]",
      "show an image's header, loaded objects, globals and blocks",
-     "  --json    print one JSON object instead of text\n"},
+     "  --json          print one JSON object instead of text\n"
+     "  --binary PROG   compare PROG's persistent globals (read from its ELF\n"
+     "                  file, not run) with the image's: exit 0 when PROG\n"
+     "                  restores the image, 1 when it does not\n"},
     {"check", tool_check, "IMAGE [--quiet | --json]",
      "verify an image and the images it depends on, offline",
      "  --quiet   print nothing; the exit status says it all\n"
@@ -35,13 +38,27 @@ static const tool_command_t tool_commands[] = {
      "  --image FILE     the image (default: PROGRAM's name + .img, here)\n"
      "  --mode MODE      perm_open mode (default a+: resume when it exists)\n"
      "  --preload LIB    libperm-preload.so (default: ../lib beside perm)\n"},
+    {"cc", tool_cc, "[--show] CLANG-ARGS...",
+     "compile and link C with clang-19, the plugin and the runtime",
+     "  --show    print the clang-19 command instead of running it\n"
+     "Every other argument goes to clang-19; -c, -S, -E, -M, -MM,\n"
+     "-fsyntax-only and --precompile leave out the link flags.  Also\n"
+     "installed as 'permcc'.\n"},
+    {"c++", tool_cc, "[--show] CLANG-ARGS...",
+     "compile and link C++ with clang++-19, the plugin and the runtime",
+     "  --show    print the clang++-19 command instead of running it\n"
+     "As 'perm cc'.  Also installed as 'perm++'.\n"},
 };
 #define TOOL_NCOMMANDS (sizeof tool_commands / sizeof tool_commands[0])
 
 static void tool_usage(FILE *out) {
-  fprintf(out, "usage: perm [--help | --version] COMMAND [ARGS]\n\n"
-               "Inspect and verify PERM persistent-heap images; run unmodified programs\nwith a persistent heap.\n\n"
-               "commands:\n");
+  fprintf(
+      out,
+      "usage: perm [--help | --version] COMMAND [ARGS]\n\n"
+      "Inspect and verify PERM persistent-heap images, build programs with\n"
+      "PERM's compiler plugin and runtime, and run unmodified programs with\n"
+      "a persistent heap.\n\n"
+      "commands:\n");
   for (size_t i = 0; i < TOOL_NCOMMANDS; i++)
     fprintf(out, "  %-8s %s\n", tool_commands[i].name,
             tool_commands[i].summary);
@@ -205,6 +222,14 @@ void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n) {
 /*--------------------------------------------------------------- main ---*/
 
 int main(int argc, char **argv) {
+  /* permcc and perm++ (links to perm) are perm cc and perm c++. */
+  const char *base =
+      strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+  if (strcmp(base, "permcc") == 0 || strcmp(base, "perm++") == 0) {
+    const tool_command_t *cc = tool_find(base[4] == 'c' ? "cc" : "c++");
+    snprintf(tool_prefix, sizeof tool_prefix, "%s", base);
+    return cc->run(cc, argc, argv);
+  }
   /* getopt_long from glibc is all the parsing this needs; '+' stops at the
   ** subcommand so its own options are left for it. */
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'},

@@ -39,6 +39,7 @@ typedef struct tool_command_s {
 int tool_info(const tool_command_t *cmd, int argc, char **argv);
 int tool_check(const tool_command_t *cmd, int argc, char **argv);
 int tool_run(const tool_command_t *cmd, int argc, char **argv);
+int tool_cc(const tool_command_t *cmd, int argc, char **argv);
 
 /*------------------------------------------------------------ perm.c ---*/
 
@@ -69,6 +70,17 @@ void tool_human_bytes(char *buf, size_t size, uint64_t n);
 void tool_iso_time(char *buf, size_t size, uint64_t time_ns);
 /* Lowercase hex of a build-id, "" when it has none. */
 void tool_hex(char *buf, size_t size, const uint8_t *bytes, uint32_t n);
+
+/*---------------------------------------------------------- binary.c ---*/
+
+/*
+** perm info --binary: prints whether the program prog restores the image
+** whose objects and registry blocks were parsed; returns the exit code.
+*/
+int tool_info_binary(const char *prog, const perm_image_t *img,
+                     const perm_image_object_t *objects, uint32_t nobjects,
+                     const void *rblock, const perm_image_global_t *globals,
+                     uint32_t nglobals, int json);
 
 /*-------------------------------------------------------- progress.c ---*/
 
