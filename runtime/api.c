@@ -205,6 +205,10 @@ PERM_EXPORT int perm_open(const char *path, const char *mode) {
   return perm__open(path, mode, 0, 0);
 }
 
+/* libpermrt.a: every program that opens an image gets aslr.c's re-exec. */
+__attribute__((used)) static const int *const api_needs_aslr =
+    &perm__aslr_linked;
+
 int perm__open(const char *path, const char *mode, uint64_t capacity,
                unsigned flags) {
   perm__error_clear();

@@ -21,6 +21,12 @@
 
 #define ASLR_GUARD "PERM__REEXECED"
 
+/*
+** The constructor below is all this file is for, and a static link keeps
+** only the archive members something refers to: api.c refers to this.
+*/
+PERM_HIDDEN const int perm__aslr_linked = 1;
+
 static int aslr_enabled_system_wide(void) {
   int fd = open("/proc/sys/kernel/randomize_va_space", O_RDONLY | O_CLOEXEC);
   if (fd < 0)

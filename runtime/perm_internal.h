@@ -56,6 +56,8 @@ PERM_HIDDEN int perm__is_own_thread(int tid);
 PERM_HIDDEN int perm__is_open(int *writable);
 
 PERM_HIDDEN uint64_t perm__now_ns(void); /* CLOCK_MONOTONIC */
+/* Defined by aslr.c, so that static links keep its constructor. */
+PERM_HIDDEN extern const int perm__aslr_linked;
 PERM_HIDDEN size_t perm__page_size(void);
 
 #endif /* PERM_INTERNAL_H */
