@@ -48,7 +48,11 @@ extern "C" {
 #define PERM __attribute__((section("persistent"), used PERM__RETAIN))
 #endif
 
-/* Open modes are strings: "w+", "r+", "r", "a+" plus modifiers "x", "e". */
+/*
+** Open modes are strings: "w+", "r+", "r", "a+" plus modifiers "x"
+** (explicit allocation), "e" (eager restore), "s" (shared with other
+** programs), "i" (incremental checkpoints).
+*/
 int perm_open(const char *path, const char *mode);
 int perm_restored(void);
 int perm_checkpoint(void);
@@ -81,6 +85,12 @@ typedef struct perm_stats_s {
   uint64_t globals_restored;   /* registry entries restored by name */
   uint64_t globals_new;        /* entries in this build but not in the image */
   uint64_t globals_dropped;    /* entries in the image but not in this build */
+  uint64_t last_bytes_dirtied; /* bytes of pages written since the one before
+                                  (incremental checkpoints) */
+  uint64_t last_data_bytes;    /* region data in the last image file */
+  uint64_t chain_length;       /* images the last one needs, itself included */
+  int last_incremental;        /* 1 when the last image was a delta */
+  int tracking;                /* 1 when writes are tracked for deltas */
 } perm_stats_t;
 
 int perm_stats(perm_stats_t *stats);

@@ -27,6 +27,7 @@
 #include "region.h"
 #include "registry.h"
 #include "restore.h"
+#include "track.h"
 
 #define PERM_EXPORT __attribute__((visibility("default")))
 
@@ -43,7 +44,25 @@ typedef struct api_mode_s {
   int eager;          /* "e": read the whole image at open */
   int shared;         /* "s": another program of the application may have
                          written the image */
+  int incremental;    /* "i": checkpoints write deltas where they can */
 } api_mode_t;
+
+/*
+** Incremental checkpoints of the open image: the image the next delta
+** would change, and what the last checkpoint child changed in its copy.
+*/
+typedef struct api_chain_s {
+  int tracking;    /* the kernel tracks writes to the region (track.c) */
+  int have_parent; /* every change since the image below is tracked */
+  uint64_t parent_generation, parent_checksum;
+  uint64_t chain_length; /* of the image below */
+  uint64_t chain_bytes;  /* region data in its deltas */
+  uint64_t base_bytes;   /* region data in its full image */
+  uint64_t max_length;   /* PERM_CHAIN_MAX */
+  double max_ratio;      /* PERM_CHAIN_RATIO */
+  perm_ranges_t child_changes;
+  int told; /* the fallback to full images was reported */
+} api_chain_t;
 
 typedef struct api_s {
   pthread_mutex_t lock; /* Synchronizes everything below. */
@@ -59,7 +78,11 @@ typedef struct api_s {
   int atfork;       /* api_fork_child is installed */
   perm_ckpt_t ckpt; /* the checkpoint in flight, if any */
   char *ckpt_path;
+  int ckpt_main;    /* it writes the open image (not a backup) */
+  api_chain_t chain;
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
+  uint64_t last_dirtied, last_data;
+  int last_delta;
 } api_t;
 
 static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -76,7 +99,7 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
   memset(m, 0, sizeof *m);
   if (s == NULL || *s == '\0')
     return perm__errorf(EINVAL, "perm_open: the mode is empty; use \"w+\", "
-                                "\"r+\", \"r\" or \"a+\" (plus x, e, s)");
+                                "\"r+\", \"r\" or \"a+\" (plus x, e, s, i)");
   const char *p = s;
   switch (*p++) {
   case 'w':
@@ -91,7 +114,7 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
   default:
     return perm__errorf(EINVAL,
                         "perm_open: bad mode \"%s\": it starts with "
-                        "'%c'; use w, r or a, then optional + x e s",
+                        "'%c'; use w, r or a, then optional + x e s i",
                         s, *s);
   }
   if (*p == '+') {
@@ -106,12 +129,15 @@ static int api_parse_mode(const char *s, api_mode_t *m) {
       m->eager = 1;
     else if (*p == 's' && !m->shared)
       m->shared = 1;
+    else if (*p == 'i' && !m->incremental)
+      m->incremental = 1;
     else
       return perm__errorf(EINVAL,
                           "perm_open: bad mode \"%s\": unexpected "
                           "'%c' at position %d; modifiers are x (explicit "
-                          "allocation), e (eager restore) and s (shared with "
-                          "other programs), once each",
+                          "allocation), e (eager restore), s (shared with "
+                          "other programs) and i (incremental checkpoints), "
+                          "once each",
                           s, *p, (int)(p - s) + 1);
   }
   return 0;
@@ -121,17 +147,81 @@ static int api_wait_locked(void) {
   if (api.ckpt.pid == 0)
     return 0;
   perm_ckpt_result_t res;
-  int rc = perm__checkpoint_finish(&api.ckpt, &res);
+  api_chain_t *ch = &api.chain;
+  int rc = perm__checkpoint_finish(&api.ckpt, &res,
+                                   api.ckpt_main ? &ch->child_changes : NULL);
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
   if (rc == 0) {
     api.last_bytes = res.bytes;
+    api.last_dirtied = res.bytes_dirtied;
+    api.last_data = res.data_bytes;
+    api.last_delta = res.delta;
     if (res.generation > perm__saved.generation)
       perm__saved.generation = res.generation;
+  }
+  if (api.ckpt_main) {
+    /* The next delta changes this image, if every change since is known. */
+    ch->have_parent = rc == 0 && ch->tracking && res.tracked;
+    if (rc == 0) {
+      ch->parent_generation = res.generation;
+      ch->parent_checksum = res.header_checksum;
+      ch->chain_length = res.chain_length;
+      if (res.delta) {
+        ch->chain_bytes += res.data_bytes;
+      } else {
+        ch->chain_bytes = 0;
+        ch->base_bytes = res.data_bytes;
+      }
+    }
+    if (!ch->have_parent)
+      perm__ranges_free(&ch->child_changes);
   }
   perm__tfree(api.ckpt_path);
   api.ckpt_path = NULL;
   return rc;
+}
+
+/*
+** Starts tracking writes for incremental checkpoints, or says once why
+** checkpoints will be full images.
+*/
+static void api_chain_start(const perm_config_t *cfg, int want,
+                            const perm_restore_info_t *restored) {
+  api_chain_t *ch = &api.chain;
+  perm__track_stop();
+  perm__ranges_free(&ch->child_changes);
+  ch->tracking = ch->have_parent = 0;
+  ch->max_length = cfg->chain_max;
+  ch->max_ratio = cfg->chain_ratio;
+  if (cfg->incremental == 0 || (!want && cfg->incremental < 0))
+    return;
+  const perm_region_t *r = &perm__saved.region;
+  if (perm__track_start(r->base, r->capacity, r->top) != 0) {
+    if (!ch->told)
+      perm__verbose("incremental checkpoints are not available (%s): every "
+                    "checkpoint writes a full image",
+                    perm__error_message());
+    ch->told = 1;
+    return;
+  }
+  ch->tracking = 1;
+  if (restored == NULL)
+    return;
+  /* The memory is the restored image now: the next delta can change it. */
+  ch->have_parent = 1;
+  ch->parent_generation = restored->generation;
+  ch->parent_checksum = restored->header_checksum;
+  ch->chain_length = restored->chain_length;
+  ch->chain_bytes = restored->chain_bytes;
+  ch->base_bytes = restored->base_bytes;
+}
+
+/* A delta, unless the chain is long or large enough to fold (compact). */
+static int api_chain_wants_delta(void) {
+  const api_chain_t *ch = &api.chain;
+  return ch->have_parent && ch->chain_length < ch->max_length &&
+         (double)ch->chain_bytes <= ch->max_ratio * (double)ch->base_bytes;
 }
 
 /*
@@ -157,9 +247,13 @@ static void api_prepare_stdio(void) {
 ** forking thread, or free: the fields are only read here.
 */
 static void api_fork_child(void) {
-  if (api.forking || api.lock_fd < 0)
+  if (api.forking)
     return;
-  close(api.lock_fd);
+  /* Its memory is its own: tracked by nobody, so its images are full. */
+  perm__track_stop();
+  api.chain.tracking = api.chain.have_parent = 0;
+  if (api.lock_fd >= 0)
+    close(api.lock_fd);
   api.lock_fd = -1;
 }
 
@@ -263,6 +357,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   /* One writer at a time; it then owns the debris of earlier crashes. */
   int lock_fd = -1;
+  perm_restore_info_t info;
   if (m.access != API_READONLY) {
     lock_fd = perm__lock_image(path);
     if (lock_fd < 0) {
@@ -279,7 +374,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
                              .startup = (flags & PERM_OPEN_STARTUP) != 0,
                              .trust = cfg.trust_image};
     perm_restore_counts_t counts;
-    rc = perm__restore(path, &o, &counts);
+    rc = perm__restore(path, &o, &counts, &info);
     if (rc == 0 && !(flags & PERM_OPEN_STARTUP))
       api_report_restore(path);
   } else if (!perm__heap_ready()) {
@@ -289,6 +384,8 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
     perm__unlock_image(lock_fd);
     goto out;
   }
+  if (m.access != API_READONLY)
+    api_chain_start(&cfg, m.incremental, restoring ? &info : NULL);
   if (!api.atfork) {
     pthread_atfork(NULL, NULL, api_fork_child);
     api.atfork = 1;
@@ -369,8 +466,18 @@ static int api_checkpoint(const char *target, int async) {
     goto out;
   }
   int locks[2] = {api.owner == getpid() ? api.lock_fd : -1, target_lock};
+  perm_ckpt_plan_t plan = {0};
+  api.ckpt_main = target_lock < 0;
+  if (api.ckpt_main && api.chain.tracking) {
+    plan.track = 1;
+    plan.delta = api_chain_wants_delta();
+    plan.parent_generation = api.chain.parent_generation;
+    plan.parent_checksum = api.chain.parent_checksum;
+    plan.parent_chain = api.chain.chain_length;
+    plan.child_prev = &api.chain.child_changes;
+  }
   api.forking = 1;
-  rc = perm__checkpoint_start(&api.ckpt, copy, locks, 2);
+  rc = perm__checkpoint_start(&api.ckpt, copy, &plan, locks, 2);
   api.forking = 0;
   if (rc != 0) {
     perm__unlock_image(target_lock);
@@ -462,10 +569,18 @@ PERM_EXPORT int perm_rollback(const char *path) {
   perm_restore_opts_t o = {.verify_full = cfg.verify_full,
                            .allow_rebuild = cfg.allow_rebuild,
                            .eager = cfg.eager || api.mode.eager,
-                           .rollback = 1};
-  rc = perm__restore(path, &o, NULL);
-  if (rc == 0)
+                           .rollback = 1,
+                           .trust = cfg.trust_image};
+  rc = perm__restore(path, &o, NULL, NULL);
+  if (rc == 0) {
     api.restored = 1;
+    /* Another heap in the same place: the next image is a full one. */
+    if (api.chain.tracking) {
+      perm_config_t chain_cfg = cfg;
+      chain_cfg.incremental = 1;
+      api_chain_start(&chain_cfg, 1, NULL);
+    }
+  }
 out:
   pthread_mutex_unlock(&api.lock);
   return rc == 0 ? 0 : api_fail(rc);
@@ -495,6 +610,9 @@ PERM_EXPORT int perm_close(void) {
     if (api.owner == getpid())
       perm__unlock_image(api.lock_fd);
     api.lock_fd = -1;
+    perm__track_stop();
+    api.chain.tracking = api.chain.have_parent = 0;
+    perm__ranges_free(&api.chain.child_changes);
     perm__tfree(api.path);
     api.path = NULL;
   }
@@ -520,6 +638,11 @@ PERM_EXPORT int perm_stats(perm_stats_t *s) {
   s->last_pause_ns = api.last_pause_ns;
   s->last_duration_ns = api.last_duration_ns;
   s->last_bytes_written = api.last_bytes;
+  s->last_bytes_dirtied = api.last_dirtied;
+  s->last_data_bytes = api.last_data;
+  s->last_incremental = api.last_delta;
+  s->chain_length = api.chain.chain_length;
+  s->tracking = api.chain.tracking;
   pthread_mutex_unlock(&api.lock);
   perm_restore_counts_t c;
   perm__registry_counts(&c);

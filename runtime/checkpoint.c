@@ -1,13 +1,22 @@
 /*
 ** checkpoint.c - an image of the running heap, written by a forked child.
 **
-** The parent's pause is the fork alone.  The child is single-threaded: it
-** gives back every thread's cached objects (heap.c), purges freed pages so
-** they are not written, writes the image to a temporary file and commits
-** it (commit.c: NAME.tmp-R -> NAME, the NAME it replaces -> NAME.prev, the
-** directory synced).  A crash at any instant leaves NAME and NAME.prev,
-** each old or new, complete.  States of one checkpoint, as the parent
-** sees them:
+** The parent's pause is the fork alone (and, in incremental mode, one scan
+** of the page tables at its instant, track.c).  The child is
+** single-threaded: it gives back every thread's cached objects (heap.c),
+** purges freed pages so they are not written, writes the image to a
+** temporary file and commits it (commit.c: NAME.tmp-R -> NAME, the NAME it
+** replaces -> NAME.prev, the directory synced).  A crash at any instant
+** leaves NAME and NAME.prev, each old or new, complete.
+**
+** A delta holds the pages that differ from its parent image: those the
+** program wrote since (collected at the fork), those the previous child
+** changed in its own copy (the parent image differs from the parent's
+** memory there), and those this child changes.  In incremental mode every
+** image, full or delta, also gets a chain member name (NAME.GEN-CHECKSUM)
+** by which later deltas name it.
+**
+** States of one checkpoint, as the parent sees them:
 **
 **     IDLE --fork--> RUNNING --child reports 0--> IDLE (generation + 1)
 **                           \--child fails/killed--> IDLE (error, old image)
@@ -35,23 +44,24 @@
 #include "registry.h"
 #include "sys.h"
 
-typedef struct ckpt_runs_s {
-  perm_image_run_t *v;
-  size_t n, cap;
-} ckpt_runs_t;
+#define CKPT_MAX_CHANGES (1u << 20) /* ranges a child may report back */
+
+/* What the parent collected at the fork, read by the child. */
+typedef struct ckpt_fork_s {
+  perm_ranges_t written; /* pages written since the last checkpoint */
+  int status;            /* 0, or why they are not known (a full image) */
+} ckpt_fork_t;
+
+static ckpt_fork_t ckpt_fork;
+
+static void ckpt_at_fork(void *arg) {
+  (void)arg;
+  ckpt_fork.status = perm__track_collect(perm__saved.region.top,
+                                         &ckpt_fork.written);
+}
 
 static int ckpt_collect_run(void *arg, uint64_t addr, uint64_t len) {
-  ckpt_runs_t *r = arg;
-  if (r->n == r->cap) {
-    size_t ncap = r->cap ? r->cap * 2 : 64;
-    void *p = perm__trealloc(r->v, ncap * sizeof *r->v);
-    if (p == NULL)
-      return -ENOMEM;
-    r->v = p;
-    r->cap = ncap;
-  }
-  r->v[r->n++] = (perm_image_run_t){.addr = addr, .length = len};
-  return 0;
+  return perm__ranges_add(arg, addr, len);
 }
 
 static int ckpt_state_block(perm_image_writer_t *w, uint32_t code, char *lo,
@@ -62,11 +72,70 @@ static int ckpt_state_block(perm_image_writer_t *w, uint32_t code, char *lo,
   return perm__image_writer_state(w, code, lo, (size_t)(hi - lo));
 }
 
+/* Every block but the region data, which comes last. */
+static int ckpt_write_meta(perm_image_writer_t *w, const perm_ranges_t *runs) {
+  void *buf = NULL;
+  size_t len = 0;
+  int rc;
+  if ((rc = perm__objects_serialize(&buf, &len)) == 0) {
+    rc = perm__image_writer_block(w, PERM_BLOCK_OBJECTS, 0, 0, buf, len);
+    perm__tfree(buf);
+  }
+  if (rc == 0 && (rc = perm__registry_serialize(&buf, &len)) == 0) {
+    rc = perm__image_writer_block(w, PERM_BLOCK_REGISTRY, 0, 0, buf, len);
+    perm__tfree(buf);
+  }
+  if (rc == 0)
+    rc = ckpt_state_block(w, PERM_STATE_JEMALLOC_DATA, __start_permje_data,
+                          __stop_permje_data);
+  if (rc == 0)
+    rc = ckpt_state_block(w, PERM_STATE_JEMALLOC_BSS, __start_permje_bss,
+                          __stop_permje_bss);
+  if (rc == 0)
+    rc = ckpt_state_block(w, PERM_STATE_RUNTIME, __start_permrt_state,
+                          __stop_permrt_state);
+  if (rc == 0)
+    rc = perm__image_writer_table(w, PERM_BLOCK_RUNS, runs->v, runs->n,
+                                  sizeof *runs->v);
+  return rc;
+}
+
+/*
+** The pages this delta must hold: written by the program, changed by the
+** previous child, changed by this one; only inside the runs handed out
+** now (what lies outside no longer exists).
+*/
+static int ckpt_delta_pages(const perm_ckpt_plan_t *plan,
+                            const perm_ranges_t *mine,
+                            const perm_ranges_t *runs, perm_ranges_t *out) {
+  if (perm__ranges_append(out, &ckpt_fork.written) != 0 ||
+      (plan->child_prev != NULL &&
+       perm__ranges_append(out, plan->child_prev) != 0) ||
+      perm__ranges_append(out, mine) != 0)
+    return perm__errorf(ENOMEM, "out of memory listing changed pages");
+  perm__ranges_normalise(out);
+  if (perm__ranges_clip(out, runs->v, runs->n) != 0)
+    return perm__errorf(ENOMEM, "out of memory listing changed pages");
+  return 0;
+}
+
 /* Everything the child does; returns 0 or -errno with the message set. */
-static int ckpt_child_write(const char *path, perm_commit_t *commit,
-                            perm_ckpt_result_t *res) {
-  perm__heap_child_quiesce();
+static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
+                            perm_commit_t *commit, perm_ckpt_result_t *res,
+                            perm_ranges_t *mine) {
   perm_saved_t *s = &perm__saved;
+  /*
+  ** Our own changes to this copy are tracked as the parent's writes are:
+  ** without it no delta could follow this image.
+  */
+  int tracked = plan->track &&
+                perm__track_start(s->region.base, s->region.capacity,
+                                  s->region.top) == 0;
+  perm__heap_child_quiesce();
+  if (tracked && perm__track_collect(s->region.top, mine) != 0)
+    tracked = 0;
+  res->tracked = tracked;
+  int delta = plan->delta && tracked && ckpt_fork.status == 0;
   s->generation++;
 
   int rc = perm__commit_begin(commit, path);
@@ -87,36 +156,43 @@ static int ckpt_child_write(const char *path, perm_commit_t *commit,
                    &mapped);
   if (perm__registry_has_raw())
     w.hdr.flags |= PERM_IMAGE_F_RAW_GLOBALS;
+  char parent[4200];
+  if (delta) {
+    rc = perm__chain_member_name(path, plan->parent_generation,
+                                 plan->parent_checksum, parent,
+                                 sizeof parent);
+    if (rc == 0 &&
+        perm__commit_keep_parent(path, parent, plan->parent_checksum) != 0) {
+      /* NAME is not our parent any more: a full image is always right. */
+      perm__verbose("checkpoint of '%s': %s; writing a full image", path,
+                    perm__error_message());
+      delta = 0;
+    }
+    if (rc == 0 && delta) {
+      const char *slash = strrchr(parent, '/');
+      w.hdr.flags |= PERM_IMAGE_F_DELTA;
+      w.hdr.parent_generation = plan->parent_generation;
+      w.hdr.parent_checksum = plan->parent_checksum;
+      w.hdr.chain_length = plan->parent_chain + 1;
+      w.hdr.bytes_dirtied = perm__ranges_bytes(&ckpt_fork.written);
+      snprintf(w.hdr.parent_name, sizeof w.hdr.parent_name, "%s",
+               slash ? slash + 1 : parent);
+    }
+  }
 
-  void *buf = NULL;
-  size_t len = 0;
-  ckpt_runs_t runs = {0};
-  if ((rc = perm__objects_serialize(&buf, &len)) == 0) {
-    rc = perm__image_writer_block(&w, PERM_BLOCK_OBJECTS, 0, 0, buf, len);
-    perm__tfree(buf);
-  }
-  if (rc == 0 && (rc = perm__registry_serialize(&buf, &len)) == 0) {
-    rc = perm__image_writer_block(&w, PERM_BLOCK_REGISTRY, 0, 0, buf, len);
-    perm__tfree(buf);
-  }
-  if (rc == 0)
-    rc = ckpt_state_block(&w, PERM_STATE_JEMALLOC_DATA, __start_permje_data,
-                          __stop_permje_data);
-  if (rc == 0)
-    rc = ckpt_state_block(&w, PERM_STATE_JEMALLOC_BSS, __start_permje_bss,
-                          __stop_permje_bss);
-  if (rc == 0)
-    rc = ckpt_state_block(&w, PERM_STATE_RUNTIME, __start_permrt_state,
-                          __stop_permrt_state);
+  perm_ranges_t runs = {0}, pages = {0};
   if (rc == 0 &&
       perm__region_foreach_run(&s->region, ckpt_collect_run, &runs) != 0)
     rc = perm__errorf(ENOMEM, "out of memory listing region runs");
   if (rc == 0)
-    rc = perm__image_writer_table(&w, PERM_BLOCK_RUNS, runs.v, runs.n,
-                                  sizeof *runs.v);
+    rc = ckpt_write_meta(&w, &runs);
+  if (rc == 0 && delta)
+    rc = ckpt_delta_pages(plan, mine, &runs, &pages);
   if (rc == 0)
-    rc = perm__image_writer_region(&w, runs.v, runs.n);
-  perm__tfree(runs.v);
+    rc = delta ? perm__image_writer_delta(&w, pages.v, pages.n)
+               : perm__image_writer_region(&w, runs.v, runs.n);
+  perm__ranges_free(&runs);
+  perm__ranges_free(&pages);
   if (rc == 0)
     rc = perm__image_writer_finish(&w);
   if (rc != 0) {
@@ -124,44 +200,83 @@ static int ckpt_child_write(const char *path, perm_commit_t *commit,
     commit->tmp[0] = '\0';
     return rc;
   }
-  if ((rc = perm__commit_finish(commit)) != 0)
+  if (plan->track)
+    rc = perm__chain_member_name(path, w.hdr.generation, w.hdr.header_checksum,
+                                 commit->member, sizeof commit->member);
+  if (rc == 0)
+    rc = perm__commit_finish(commit);
+  if (rc != 0)
     return rc;
   res->bytes = w.hdr.file_size;
   res->generation = s->generation;
+  res->header_checksum = w.hdr.header_checksum;
+  res->chain_length = w.hdr.chain_length;
+  res->data_bytes = w.hdr.data_bytes;
+  res->bytes_dirtied = w.hdr.bytes_dirtied;
+  res->delta = delta;
   return 0;
 }
 
+/* All of buf down the pipe; a reader gone is the parent's problem. */
+static int ckpt_write(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void ckpt_child(int fd, const char *path, const perm_ckpt_plan_t *plan,
+                       const int *locks, int nlocks) {
+  perm_ckpt_result_t res;
+  perm_commit_t commit;
+  perm_ranges_t mine = {0};
+  memset(&res, 0, sizeof res);
+  res.rc = ckpt_child_write(path, plan, &commit, &res, &mine);
+  if (res.rc != 0)
+    snprintf(res.message, sizeof res.message, "%s", perm__error_message());
+  /* Durable (or failed): a writer that outlived its parent lets go. */
+  for (int i = 0; i < nlocks; i++)
+    if (locks[i] >= 0)
+      close(locks[i]);
+  if (res.tracked && mine.n <= CKPT_MAX_CHANGES)
+    res.nchanges = mine.n;
+  else
+    res.tracked = 0;
+  if (ckpt_write(fd, &res, sizeof res) == 0 && res.nchanges > 0)
+    ckpt_write(fd, mine.v, res.nchanges * sizeof *mine.v);
+  close(fd); /* the parent goes on */
+  if (res.rc == 0)
+    perm__commit_cleanup(&commit);
+  _exit(res.rc == 0 ? 0 : 1);
+}
+
 int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
-                           const int *locks, int nlocks) {
+                           const perm_ckpt_plan_t *plan, const int *locks,
+                           int nlocks) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return perm__errorf_errno(errno, "checkpoint: cannot create a pipe");
-  perm__heap_set_checkpoint_fork(1);
+  perm__ranges_free(&ckpt_fork.written);
+  ckpt_fork.status = -ESTALE;
+  perm__heap_set_checkpoint_fork(1, plan->track ? ckpt_at_fork : NULL, NULL);
   uint64_t t0 = perm__now_ns();
   pid_t pid = perm__sys_fork();
   if (pid == 0) {
     /* The child.  Nothing it does may reach the persistent heap. */
     __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
     close(fds[0]);
-    perm_ckpt_result_t res;
-    perm_commit_t commit;
-    memset(&res, 0, sizeof res);
-    res.rc = ckpt_child_write(path, &commit, &res);
-    if (res.rc != 0)
-      snprintf(res.message, sizeof res.message, "%s", perm__error_message());
-    /* Durable (or failed): a writer that outlived its parent lets go. */
-    for (int i = 0; i < nlocks; i++)
-      if (locks[i] >= 0)
-        close(locks[i]);
-    ssize_t n = write(fds[1], &res, sizeof res);
-    (void)n;
-    close(fds[1]); /* the parent goes on */
-    if (res.rc == 0)
-      perm__commit_cleanup(&commit);
-    _exit(res.rc == 0 ? 0 : 1);
+    ckpt_child(fds[1], path, plan, locks, nlocks);
   }
   uint64_t t1 = perm__now_ns();
-  perm__heap_set_checkpoint_fork(0);
+  perm__heap_set_checkpoint_fork(0, NULL, NULL);
+  perm__ranges_free(&ckpt_fork.written); /* the child has its copy */
   if (pid < 0) {
     int err = errno;
     close(fds[0]);
@@ -188,19 +303,38 @@ void perm__checkpoint_reap(perm_ckpt_t *c, int wait) {
     c->done_pid = 0;
 }
 
-int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
-  memset(res, 0, sizeof *res);
-  if (c->pid == 0)
-    return 0;
-  char *p = (char *)res;
+static size_t ckpt_read(int fd, void *buf, size_t len) {
+  char *p = buf;
   size_t got = 0;
-  while (got < sizeof *res) {
-    ssize_t n = read(c->fd, p + got, sizeof *res - got);
+  while (got < len) {
+    ssize_t n = read(fd, p + got, len - got);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       break;
     got += (size_t)n;
+  }
+  return got;
+}
+
+int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res,
+                            perm_ranges_t *changes) {
+  memset(res, 0, sizeof *res);
+  if (c->pid == 0)
+    return 0;
+  size_t got = ckpt_read(c->fd, res, sizeof *res);
+  if (got == sizeof *res && res->rc == 0 && res->tracked && changes != NULL) {
+    perm__ranges_free(changes);
+    if (res->nchanges > CKPT_MAX_CHANGES ||
+        (changes->v = perm__tmalloc((res->nchanges ? res->nchanges : 1) *
+                                    sizeof *changes->v)) == NULL ||
+        ckpt_read(c->fd, changes->v, res->nchanges * sizeof *changes->v) !=
+            res->nchanges * sizeof *changes->v) {
+      perm__ranges_free(changes);
+      res->tracked = 0;
+    } else {
+      changes->n = changes->cap = res->nchanges;
+    }
   }
   close(c->fd);
   pid_t pid = c->pid;
@@ -237,4 +371,3 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res) {
   return perm__errorf(EIO, "the checkpoint process %d failed without a result",
                       (int)pid);
 }
-

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "image.h"
 #include "sys.h"
 
 #define COMMIT_TRIES 16 /* names tried before giving up on EEXIST */
@@ -160,6 +161,16 @@ int perm__commit_finish(perm_commit_t *c) {
   int have_prev = lstat(prev, &st) == 0;
   int rc = 0;
   prev_tmp[0] = '\0';
+  /* A chain member name first: deltas written later name it. */
+  if (c->member[0] != '\0' && perm__sys_link(c->tmp, c->member) != 0) {
+    /* A leftover of an attempt that never committed: the same bytes. */
+    if (errno != EEXIST || perm__sys_unlink(c->member) != 0 ||
+        perm__sys_link(c->tmp, c->member) != 0) {
+      rc = commit_name_error(errno, "name the new image", c->member);
+      c->member[0] = '\0';
+      goto undo;
+    }
+  }
   if (have_prev) {
     rc = commit_link_aside(prev, ".old", c->keep, sizeof c->keep, c->path);
     if (rc != 0) {
@@ -197,14 +208,117 @@ undo:
   if (c->kept)
     perm__sys_unlink(c->keep);
   c->kept = 0;
+  if (c->member[0] != '\0')
+    perm__sys_unlink(c->member);
+  c->member[0] = '\0';
   perm__commit_abort(c);
   return rc;
+}
+
+int perm__commit_keep_parent(const char *path, const char *parent,
+                             uint64_t checksum) {
+  struct stat st;
+  if (lstat(parent, &st) == 0)
+    return 0;
+  perm_image_t img;
+  int rc = perm__image_open(&img, path);
+  if (rc != 0)
+    return rc;
+  uint64_t sum = img.hdr.header_checksum;
+  perm__image_close(&img);
+  if (sum != checksum)
+    return perm__errorf(ESTALE,
+                        "the image '%s' is not the one this process last "
+                        "wrote or restored (was it replaced?)",
+                        path);
+  if (perm__sys_link(path, parent) != 0)
+    return commit_name_error(errno, "name the previous image", parent);
+  return 0;
+}
+
+/* The member names an image and the images it depends on are kept under. */
+typedef struct commit_names_s {
+  char (*v)[PERM_IMAGE_PARENT_NAME];
+  size_t n, cap;
+} commit_names_t;
+
+static void commit_name_add(commit_names_t *l, const char *name) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    void *p = perm__trealloc(l->v, ncap * sizeof *l->v);
+    if (p == NULL)
+      return; /* then fewer are pruned: harmless */
+    l->v = p;
+    l->cap = ncap;
+  }
+  snprintf(l->v[l->n++], sizeof *l->v, "%s", name);
+}
+
+static void commit_chain_names(const char *start, commit_names_t *l) {
+  char path[4400], member[4400];
+  snprintf(path, sizeof path, "%s", start);
+  for (unsigned depth = 0; depth < PERM_IMAGE_MAX_CHAIN; depth++) {
+    perm_image_t img;
+    struct stat st;
+    if (lstat(path, &st) != 0 || perm__image_open(&img, path) != 0)
+      return; /* a broken chain keeps what it still names */
+    const perm_image_header_t *h = &img.hdr;
+    if (h->format_version >= 2 &&
+        perm__chain_member_name(start, h->generation, h->header_checksum,
+                                member, sizeof member) == 0) {
+      const char *slash = strrchr(member, '/');
+      commit_name_add(l, slash ? slash + 1 : member);
+    }
+    int delta = (h->flags & PERM_IMAGE_F_DELTA) != 0 &&
+                memchr(h->parent_name, '\0', sizeof h->parent_name) != NULL;
+    if (delta) {
+      commit_name_add(l, h->parent_name);
+      delta = perm__chain_parent_path(path, h, member, sizeof member) == 0;
+    }
+    perm__image_close(&img);
+    if (!delta)
+      return;
+    snprintf(path, sizeof path, "%s", member);
+  }
+}
+
+/* Chain members that neither NAME's nor NAME.prev's chain needs. */
+static void commit_prune(const char *path) {
+  char buf[4096], base[4096], prev[4200];
+  snprintf(buf, sizeof buf, "%s", path);
+  snprintf(base, sizeof base, "%s", path);
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  commit_names_t keep = {0};
+  commit_chain_names(path, &keep);
+  commit_chain_names(prev, &keep);
+  const char *dir = dirname(buf);
+  const char *name = basename(base);
+  DIR *d = opendir(dir);
+  if (d != NULL) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (!perm__chain_is_member(e->d_name, name))
+        continue;
+      int needed = 0;
+      for (size_t i = 0; i < keep.n && !needed; i++)
+        needed = strcmp(keep.v[i], e->d_name) == 0;
+      struct stat st;
+      if (needed ||
+          fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        continue;
+      unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+  }
+  perm__tfree(keep.v);
 }
 
 void perm__commit_cleanup(perm_commit_t *c) {
   if (c->kept)
     perm__sys_unlink(c->keep);
   c->kept = 0;
+  commit_prune(c->path);
 }
 
 /* NAME<suffix>-HEX: one of the names the protocol makes, left by a crash. */

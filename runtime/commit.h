@@ -11,6 +11,7 @@ typedef struct perm_commit_s {
   char path[4096]; /* NAME */
   char tmp[4200];  /* NAME.tmp-RANDOM: the new image while it is written */
   char keep[4200]; /* NAME.old-RANDOM: the replaced NAME.prev, until durable */
+  char member[4200]; /* NAME.GEN-CHECKSUM, its chain name, or "" */
   int fd;          /* open on tmp, for the writer; -1 once it closed it */
   int kept;        /* keep names the replaced NAME.prev */
 } perm_commit_t;
@@ -24,8 +25,18 @@ PERM_HIDDEN int perm__commit_begin(perm_commit_t *c, const char *path);
 ** NAME and NAME.prev are what they were.
 */
 PERM_HIDDEN int perm__commit_finish(perm_commit_t *c);
-/* After the durability point: frees the replaced NAME.prev's blocks. */
+/*
+** After the durability point: frees the replaced NAME.prev's blocks, and
+** the chain members that neither NAME's nor NAME.prev's chain needs.
+*/
 PERM_HIDDEN void perm__commit_cleanup(perm_commit_t *c);
+/*
+** A delta is about to name parent (a chain member name) as its parent: if
+** that name is missing, NAME must be that image (its header checksum):
+** link it there.
+*/
+PERM_HIDDEN int perm__commit_keep_parent(const char *path, const char *parent,
+                                         uint64_t checksum);
 /* Removes the temporary (the image was not committed). */
 PERM_HIDDEN void perm__commit_abort(perm_commit_t *c);
 /*

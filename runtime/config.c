@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "image_format.h"
 #include "region.h"
 
 int perm__parse_size(const char *s, uint64_t *out) {
@@ -77,6 +78,9 @@ int perm__config_load(perm_config_t *c) {
   c->eager = 0;
   c->allow_rebuild = 0;
   c->trust_image = 0;
+  c->incremental = -1;
+  c->chain_max = PERM_CHAIN_MAX_DEFAULT;
+  c->chain_ratio = PERM_CHAIN_RATIO_DEFAULT;
   const char *v;
   if ((v = perm__getenv("PERM_ADDRESS")) != NULL && *v) {
     if (perm__parse_size(v, &c->address) != 0 || c->address % PERM_REGION_HUGE)
@@ -115,5 +119,29 @@ int perm__config_load(perm_config_t *c) {
   if (rc == 0)
     rc = perm__parse_bool("PERM_TRUST_IMAGE", perm__getenv("PERM_TRUST_IMAGE"),
                           &c->trust_image);
+  if (rc == 0 && (v = perm__getenv("PERM_INCREMENTAL")) != NULL && *v)
+    rc = perm__parse_bool("PERM_INCREMENTAL", v, &c->incremental);
+  if (rc == 0 && (v = perm__getenv("PERM_CHAIN_MAX")) != NULL && *v) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 1 || n > PERM_IMAGE_MAX_CHAIN)
+      return perm__errorf(EINVAL,
+                          "PERM_CHAIN_MAX='%s' is not a number of images from "
+                          "1 to %u (1: every checkpoint writes a full image)",
+                          v, PERM_IMAGE_MAX_CHAIN);
+    c->chain_max = n;
+  }
+  if (rc == 0 && (v = perm__getenv("PERM_CHAIN_RATIO")) != NULL && *v) {
+    char *end;
+    double r = strtod(v, &end);
+    if (*end != '\0' || !(r > 0) || r > 1000)
+      return perm__errorf(EINVAL,
+                          "PERM_CHAIN_RATIO='%s' is not a ratio above 0 "
+                          "(example: 0.5: fold the chain once its deltas hold "
+                          "half as much data as its full image)",
+                          v);
+    c->chain_ratio = r;
+  }
   return rc;
 }

@@ -9,6 +9,10 @@
 
 #include "perm_internal.h"
 
+/* Chosen from measurements: README.PERM, section 6. */
+#define PERM_CHAIN_MAX_DEFAULT 16
+#define PERM_CHAIN_RATIO_DEFAULT 0.5
+
 typedef struct perm_config_s {
   uint64_t address;  /* PERM_ADDRESS: region base for new heaps */
   uint64_t size;     /* PERM_SIZE: region capacity for new heaps */
@@ -16,6 +20,9 @@ typedef struct perm_config_s {
   int eager;         /* PERM_RESTORE=eager | lazy (default) */
   int allow_rebuild; /* PERM_ALLOW_REBUILD=1 */
   int trust_image;   /* PERM_TRUST_IMAGE=1 */
+  int incremental;   /* PERM_INCREMENTAL: 1, 0, or -1 when unset (mode i) */
+  uint64_t chain_max; /* PERM_CHAIN_MAX: images in a chain before a full */
+  double chain_ratio; /* PERM_CHAIN_RATIO: delta bytes / full image bytes */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);

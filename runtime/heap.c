@@ -39,6 +39,7 @@
 
 #include "heap.h"
 #include "region.h"
+#include "track.h"
 
 /* More internals the runtime drives (renamed by mkprivate.sh). */
 extern void permje_jemalloc_prefork(void);
@@ -79,6 +80,8 @@ typedef struct heap_s {
   pthread_once_t self_key_once;
   int ready;           /* the instance holds a heap in this process */
   int checkpoint_fork; /* the next fork is a checkpoint's */
+  void (*at_fork)(void *); /* called in a checkpoint's prefork, locks held */
+  void *at_fork_arg;
   int atfork_installed;
   int creating; /* inside perm__heap_create: learn the rtree lock */
   pthread_key_t
@@ -226,8 +229,12 @@ void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
       errno = EINVAL;
       return MAP_FAILED;
     }
-    return mmap(addr, len, prot,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    void *p = mmap(addr, len, prot,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+                   0);
+    if (p != MAP_FAILED)
+      perm__track_note((uint64_t)addr, len, 1);
+    return p;
   }
   void *p = perm__region_alloc(r, len, addr, prot);
   return p == NULL ? MAP_FAILED : p;
@@ -354,6 +361,9 @@ static void heap_prefork(void) {
     pthread_mutex_lock((pthread_mutex_t *)perm__saved.rtree_lock);
   permje_jemalloc_prefork();
   pthread_mutex_lock(&perm__saved.region.lock);
+  /* Nothing in the allocator moves now: the instant of the snapshot. */
+  if (heap.checkpoint_fork && heap.at_fork != NULL)
+    heap.at_fork(heap.at_fork_arg);
 }
 
 static void heap_postfork_parent(void) {
@@ -409,7 +419,12 @@ void perm__heap_install_atfork(void) {
   pthread_mutex_unlock(&heap.threads_lock);
 }
 
-void perm__heap_set_checkpoint_fork(int on) { heap.checkpoint_fork = on; }
+void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
+                                    void *arg) {
+  heap.checkpoint_fork = on;
+  heap.at_fork = on ? at_fork : NULL;
+  heap.at_fork_arg = on ? arg : NULL;
+}
 
 /* For perm_stats: this thread's cached objects count as free again. */
 void perm__heap_flush_thread_cache(void) {

@@ -117,8 +117,13 @@ PERM_HIDDEN void perm__heap_flush_thread_cache(void);
 PERM_HIDDEN int perm__heap_stats(uint64_t *allocated, uint64_t *active,
                                  uint64_t *resident, uint64_t *mapped);
 
-/* Fork protocol (checkpoint.c): mark the next fork as a checkpoint's. */
-PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on);
+/*
+** Fork protocol (checkpoint.c): mark the next fork as a checkpoint's, and
+** have at_fork(arg) called at its instant, once no thread is inside the
+** allocator and its locks are held (NULL: nothing to call).
+*/
+PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
+                                                void *arg);
 /* In the checkpoint child: flush the last tcache, purge, forget the thread. */
 PERM_HIDDEN void perm__heap_child_quiesce(void);
 /* Rollback (perm_rollback): threads other than the caller with a tsd. */

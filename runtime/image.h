@@ -206,6 +206,15 @@ PERM_HIDDEN int perm__chain_open(perm_chain_t *c, const char *path,
                                  unsigned flags,
                                  const perm_image_hooks_t *hooks);
 PERM_HIDDEN void perm__chain_close(perm_chain_t *c);
+/*
+** The name under which a chain keeps the image of that generation and
+** header checksum, beside path: "PATH.GEN-CHECKSUM".
+*/
+PERM_HIDDEN int perm__chain_member_name(const char *path, uint64_t generation,
+                                        uint64_t checksum, char *buf,
+                                        size_t size);
+/* Is name (a directory entry) a chain member name of the image base? */
+PERM_HIDDEN int perm__chain_is_member(const char *name, const char *base);
 /* The parent's path: dir(path)/parent_name, into buf. */
 PERM_HIDDEN int perm__chain_parent_path(const char *path,
                                         const perm_image_header_t *h,

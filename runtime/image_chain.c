@@ -136,6 +136,32 @@ static int chain_clip(chain_list_t *map, const perm_image_run_t *r,
   return 0;
 }
 
+int perm__chain_member_name(const char *path, uint64_t generation,
+                            uint64_t checksum, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s.%" PRIu64 "-%016" PRIx64, path, generation,
+                   checksum);
+  if (n < 0 || (size_t)n >= size ||
+      strlen(strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf) >=
+          PERM_IMAGE_PARENT_NAME)
+    return perm__errorf(ENAMETOOLONG,
+                        "the image name '%s' is too long for a chain of "
+                        "images",
+                        path);
+  return 0;
+}
+
+int perm__chain_is_member(const char *name, const char *base) {
+  size_t bl = strlen(base);
+  if (strncmp(name, base, bl) != 0 || name[bl] != '.')
+    return 0;
+  const char *p = name + bl + 1;
+  size_t digits = strspn(p, "0123456789");
+  if (digits == 0 || p[digits] != '-')
+    return 0;
+  p += digits + 1;
+  return strlen(p) == 16 && strspn(p, "0123456789abcdef") == 16;
+}
+
 int perm__chain_parent_path(const char *path, const perm_image_header_t *h,
                             char *buf, size_t size) {
   char copy[4096];

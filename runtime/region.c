@@ -16,6 +16,7 @@
 
 #include "region.h"
 #include "sys.h"
+#include "track.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -186,6 +187,7 @@ void *perm__region_alloc(perm_region_t *r, size_t len, void *hint, int prot) {
     errno = err;
     return NULL;
   }
+  perm__track_note((uint64_t)p, len, 1); /* a new mapping, zero again */
   /*
   ** Huge pages make the checkpoint's fork cheap: it copies one page-table
   ** entry per 2 MiB instead of 512 (measured: 26 ms per GiB without, under
@@ -203,6 +205,7 @@ int perm__region_release(perm_region_t *r, void *addr, size_t len) {
   perm__sys_mmap(addr, len, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
                  0);
+  perm__track_note((uint64_t)addr, len, 1);
   pthread_mutex_lock(&r->lock);
   uint32_t i = 0;
   while (i < r->nfree && r->free[i].off < off)
@@ -243,6 +246,8 @@ int perm__region_purge(perm_region_t *r, void *addr, size_t len) {
   ** MADV_DONTNEED on a private file mapping brings back the file's page, not
   ** zeros; jemalloc expects zeros, so a file-backed region gets fresh pages.
   */
+  /* Zero now, and a delta must say so: the kernel may not count it. */
+  perm__track_note((uint64_t)addr, len, r->file_backed);
   if (r->file_backed)
     return perm__sys_mmap(addr, len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |

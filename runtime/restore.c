@@ -266,8 +266,23 @@ static void *restore_take_registry(restore_ctx_t *x) {
   return NULL;
 }
 
+static void restore_info(const perm_chain_t *c, perm_restore_info_t *info) {
+  memset(info, 0, sizeof *info);
+  const perm_image_header_t *h = &c->views[0].img.hdr;
+  info->generation = h->generation;
+  info->header_checksum = h->header_checksum;
+  info->chain_length = h->chain_length;
+  for (uint32_t i = 0; i < c->n; i++) {
+    const perm_image_header_t *m = &c->views[i].img.hdr;
+    if (m->flags & PERM_IMAGE_F_DELTA)
+      info->chain_bytes += m->data_bytes;
+    else
+      info->base_bytes = m->data_bytes;
+  }
+}
+
 int perm__restore(const char *path, const perm_restore_opts_t *opts,
-                  perm_restore_counts_t *counts) {
+                  perm_restore_counts_t *counts, perm_restore_info_t *info) {
   restore_ctx_t x;
   memset(&x, 0, sizeof x);
   if (opts->rollback && !perm__heap_ready())
@@ -327,6 +342,8 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   perm__registry_restore(registry, rlen, 1, NULL, counts);
   perm__registry_keep_image(restore_take_registry(&x), rlen);
   rc = opts->rollback ? perm__heap_rollback_end() : perm__heap_rearm();
+  if (info != NULL)
+    restore_info(&x.chain, info);
   perm__chain_close(&x.chain);
   return rc;
 }

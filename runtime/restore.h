@@ -25,7 +25,15 @@ typedef struct perm_restore_opts_s {
 ** the region and the state sections, restores globals by name, and re-arms
 ** the allocator.
 */
+/* What was restored, for the next incremental checkpoint. */
+typedef struct perm_restore_info_s {
+  uint64_t generation, header_checksum, chain_length;
+  uint64_t chain_bytes; /* region data in the chain's deltas */
+  uint64_t base_bytes;  /* in its full image */
+} perm_restore_info_t;
+
 PERM_HIDDEN int perm__restore(const char *path, const perm_restore_opts_t *opts,
-                              perm_restore_counts_t *counts);
+                              perm_restore_counts_t *counts,
+                              perm_restore_info_t *info);
 
 #endif /* PERM_RESTORE_H */

@@ -7,7 +7,8 @@
 ** half the bytes asked); with @N only the Nth call of OP in this process
 ** fails, else every one (EINTR: every other one, so retries can succeed).
 ** OP: open, pwrite, pread, fsync (fsync and fdatasync), ftruncate, rename,
-** link, unlink, flock, statfs, mmap, fork.
+** link, unlink, flock, statfs, mmap, fork, uffd (userfaultfd and the
+** write-tracking ioctls).
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -37,12 +40,13 @@ typedef enum sys_op_e {
   SYS_STATFS,
   SYS_MMAP,
   SYS_FORK,
+  SYS_UFFD,
   SYS_NOPS
 } sys_op_t;
 
 static const char *const sys_op_names[SYS_NOPS] = {
     "open",  "pwrite", "pread",  "fsync",  "ftruncate", "rename",
-    "link",  "unlink", "flock",  "statfs", "mmap",      "fork"};
+    "link",  "unlink", "flock",  "statfs", "mmap",      "fork", "uffd"};
 
 static const struct {
   const char *name;
@@ -50,7 +54,8 @@ static const struct {
 } sys_errnames[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EDQUOT", EDQUOT},
                     {"EACCES", EACCES}, {"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN},
                     {"EROFS", EROFS},   {"EPERM", EPERM},   {"EEXIST", EEXIST},
-                    {"ENOENT", ENOENT}, {"EINTR", EINTR}};
+                    {"ENOENT", ENOENT}, {"EINTR", EINTR},
+                    {"ENOSYS", ENOSYS}, {"EINVAL", EINVAL}};
 
 /* Calls of each operation so far in this process, for OP=FAULT@N. */
 typedef struct sys_counts_s {
@@ -196,6 +201,14 @@ int perm__sys_fstatfs(int fd, struct statfs *st) {
 }
 
 pid_t perm__sys_fork(void) { SYS_CALL(SYS_FORK, pid_t, -1, fork()); }
+
+int perm__sys_userfaultfd(int flags) {
+  SYS_CALL(SYS_UFFD, int, -1, (int)syscall(SYS_userfaultfd, flags));
+}
+
+int perm__sys_ioctl(int fd, unsigned long request, void *arg) {
+  SYS_CALL(SYS_UFFD, int, -1, ioctl(fd, request, arg));
+}
 
 int perm__sys_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
   const char *p = buf;

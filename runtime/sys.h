@@ -3,7 +3,8 @@
 ** runtime makes to get memory or to write, read, lock or commit an image
 ** goes through here, so a test can inject a failure: PERM_TEST_FAULT lists
 ** OP=FAULT[@N] items (README.PERM, section 9), e.g. "pwrite=ENOSPC",
-** "fsync=EIO@2" (only the second fsync), "pwrite=short", "rename=EINTR".
+** "fsync=EIO@2" (only the second fsync), "pwrite=short", "rename=EINTR",
+** "uffd=ENOSYS" (a kernel without write tracking).
 */
 #ifndef PERM_SYS_H
 #define PERM_SYS_H
@@ -32,6 +33,9 @@ PERM_HIDDEN int perm__sys_unlink(const char *path);
 PERM_HIDDEN int perm__sys_flock(int fd, int op);
 PERM_HIDDEN int perm__sys_fstatfs(int fd, struct statfs *st);
 PERM_HIDDEN pid_t perm__sys_fork(void);
+/* userfaultfd(2) and the ioctls of write tracking (op "uffd"). */
+PERM_HIDDEN int perm__sys_userfaultfd(int flags);
+PERM_HIDDEN int perm__sys_ioctl(int fd, unsigned long request, void *arg);
 /* Full-length pwrite/pread: retries short transfers and EINTR. */
 PERM_HIDDEN int perm__sys_pwrite_all(int fd, const void *buf, size_t n,
                                      off_t off);
