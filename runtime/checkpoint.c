@@ -131,11 +131,23 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
   int tracked = plan->track &&
                 perm__track_start(s->region.base, s->region.capacity,
                                   s->region.top) == 0;
+  if (plan->track && !tracked)
+    perm__verbose("checkpoint of '%s': %s", path, perm__error_message());
   perm__heap_child_quiesce();
-  if (tracked && perm__track_collect(s->region.top, mine) != 0)
+  int crc = tracked ? perm__track_collect(s->region.top, mine) : 0;
+  if (crc != 0) {
+    perm__verbose("checkpoint of '%s': its own changes: %s", path,
+                  crc == -ESTALE ? "not all recorded" : strerror(-crc));
     tracked = 0;
+  }
   res->tracked = tracked;
   int delta = plan->delta && tracked && ckpt_fork.status == 0;
+  if (plan->delta && !delta)
+    perm__verbose("checkpoint of '%s': a full image, since %s", path,
+                  !tracked ? "this copy's own changes are not tracked"
+                  : ckpt_fork.status == -ESTALE
+                      ? "some changes since the last image were not recorded"
+                      : "the changes since the last image could not be read");
   s->generation++;
 
   int rc = perm__commit_begin(commit, path);

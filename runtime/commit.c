@@ -254,7 +254,9 @@ static void commit_name_add(commit_names_t *l, const char *name) {
   snprintf(l->v[l->n++], sizeof *l->v, "%s", name);
 }
 
-static void commit_chain_names(const char *start, commit_names_t *l) {
+/* start is NAME or NAME.prev; members are named after NAME, base. */
+static void commit_chain_names(const char *start, const char *base,
+                               commit_names_t *l) {
   char path[4400], member[4400];
   snprintf(path, sizeof path, "%s", start);
   for (unsigned depth = 0; depth < PERM_IMAGE_MAX_CHAIN; depth++) {
@@ -264,7 +266,7 @@ static void commit_chain_names(const char *start, commit_names_t *l) {
       return; /* a broken chain keeps what it still names */
     const perm_image_header_t *h = &img.hdr;
     if (h->format_version >= 2 &&
-        perm__chain_member_name(start, h->generation, h->header_checksum,
+        perm__chain_member_name(base, h->generation, h->header_checksum,
                                 member, sizeof member) == 0) {
       const char *slash = strrchr(member, '/');
       commit_name_add(l, slash ? slash + 1 : member);
@@ -289,8 +291,8 @@ static void commit_prune(const char *path) {
   snprintf(base, sizeof base, "%s", path);
   snprintf(prev, sizeof prev, "%s.prev", path);
   commit_names_t keep = {0};
-  commit_chain_names(path, &keep);
-  commit_chain_names(prev, &keep);
+  commit_chain_names(path, path, &keep);
+  commit_chain_names(prev, path, &keep);
   const char *dir = dirname(buf);
   const char *name = basename(base);
   DIR *d = opendir(dir);

@@ -27,7 +27,11 @@ typedef struct perm_image_writer_s {
   const char *path;        /* its name, for messages */
   perm_image_header_t hdr; /* filled as blocks are written */
   uint64_t next;           /* next free, aligned offset */
-  void *extents;           /* extent list being gathered (image_write.c) */
+  /* Region data copied from files (perm__image_writer_copy). */
+  perm_image_extent_t *copied;
+  size_t ncopied, capcopied;
+  void *copy_hash; /* XXH3 state of the extent being copied */
+  char *copy_buf;
 } perm_image_writer_t;
 
 /* The file is created by the caller (checkpoint.c), empty; fd is taken. */
@@ -58,6 +62,15 @@ PERM_HIDDEN int perm__image_writer_region(perm_image_writer_t *w,
 PERM_HIDDEN int perm__image_writer_delta(perm_image_writer_t *w,
                                          const perm_image_run_t *ranges,
                                          size_t nranges);
+/*
+** Region data from other files (perm compact): each call appends
+** [addr, addr+len) read from fd at off, in address order; copy_end writes
+** the EXTENTS block.
+*/
+PERM_HIDDEN int perm__image_writer_copy(perm_image_writer_t *w, int fd,
+                                        uint64_t off, uint64_t addr,
+                                        uint64_t len);
+PERM_HIDDEN int perm__image_writer_copy_end(perm_image_writer_t *w);
 /* Header, checksum, fdatasync, close.  The caller renames the file. */
 PERM_HIDDEN int perm__image_writer_finish(perm_image_writer_t *w);
 PERM_HIDDEN void perm__image_writer_abort(perm_image_writer_t *w);

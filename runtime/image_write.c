@@ -374,6 +374,83 @@ int perm__image_writer_delta(perm_image_writer_t *w,
   return rc;
 }
 
+/* The extent being copied ends here: its checksum is final. */
+static void writer_copy_close(perm_image_writer_t *w) {
+  if (w->ncopied == 0 || w->copy_hash == NULL)
+    return;
+  perm_image_extent_t *e = &w->copied[w->ncopied - 1];
+  if (e->checksum == 0)
+    e->checksum = XXH3_64bits_digest(w->copy_hash);
+}
+
+int perm__image_writer_copy(perm_image_writer_t *w, int fd, uint64_t off,
+                            uint64_t addr, uint64_t len) {
+  enum { CHUNK = 1 << 20 };
+  if (w->copy_buf == NULL) {
+    w->copy_buf = perm__tmalloc(CHUNK);
+    w->copy_hash = XXH3_createState();
+    if (w->copy_buf == NULL || w->copy_hash == NULL)
+      return perm__errorf(ENOMEM, "out of memory writing '%s'", w->path);
+    w->hdr.data_offset = w->next;
+  }
+  while (len > 0) {
+    perm_image_extent_t *last = w->ncopied ? &w->copied[w->ncopied - 1] : NULL;
+    if (last == NULL || last->addr + last->length != addr ||
+        last->length >= WRITER_MAX_EXTENT) {
+      writer_copy_close(w);
+      if (w->ncopied == w->capcopied) {
+        size_t ncap = w->capcopied ? w->capcopied * 2 : 256;
+        void *p = perm__trealloc(w->copied, ncap * sizeof *w->copied);
+        if (p == NULL)
+          return perm__errorf(ENOMEM, "out of memory writing '%s'", w->path);
+        w->copied = p;
+        w->capcopied = ncap;
+      }
+      w->copied[w->ncopied++] =
+          (perm_image_extent_t){.addr = addr, .file_offset = w->next};
+      XXH3_64bits_reset(w->copy_hash);
+      last = &w->copied[w->ncopied - 1];
+    }
+    uint64_t room = WRITER_MAX_EXTENT - last->length;
+    size_t n = len < CHUNK ? (size_t)len : CHUNK;
+    if (n > room)
+      n = (size_t)room;
+    int rc = perm__sys_pread_all(fd, w->copy_buf, n, (off_t)off);
+    if (rc != 0)
+      return perm__errorf(-rc, "cannot read region data for '%s': %s", w->path,
+                          rc == -ENODATA ? "a file ends early"
+                                         : strerror(-rc));
+    rc = perm__sys_pwrite_all(w->fd, w->copy_buf, n, (off_t)w->next);
+    if (rc != 0)
+      return writer_fail(w, rc, "region data");
+    XXH3_64bits_update(w->copy_hash, w->copy_buf, n);
+    last->length += n;
+    w->next += n;
+    w->hdr.data_bytes += n;
+    addr += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+int perm__image_writer_copy_end(perm_image_writer_t *w) {
+  if (w->copy_buf == NULL)
+    w->hdr.data_offset = w->next;
+  writer_copy_close(w);
+  int rc = perm__image_writer_table(w, PERM_BLOCK_EXTENTS, w->copied,
+                                    w->ncopied, sizeof(perm_image_extent_t));
+  perm__tfree(w->copied);
+  perm__tfree(w->copy_buf);
+  if (w->copy_hash != NULL)
+    XXH3_freeState(w->copy_hash);
+  w->copied = NULL;
+  w->copy_buf = NULL;
+  w->copy_hash = NULL;
+  w->ncopied = w->capcopied = 0;
+  return rc;
+}
+
 int perm__image_writer_finish(perm_image_writer_t *w) {
   w->hdr.file_size = w->next;
   /* The last block may end before its page does; the size covers it. */

@@ -246,16 +246,19 @@ int perm__region_purge(perm_region_t *r, void *addr, size_t len) {
   ** MADV_DONTNEED on a private file mapping brings back the file's page, not
   ** zeros; jemalloc expects zeros, so a file-backed region gets fresh pages.
   */
-  /* Zero now, and a delta must say so: the kernel may not count it. */
-  perm__track_note((uint64_t)addr, len, r->file_backed);
+  int rc;
   if (r->file_backed)
-    return perm__sys_mmap(addr, len, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-                              MAP_NORESERVE,
-                          -1, 0) == MAP_FAILED
-               ? -1
-               : 0;
-  return madvise(addr, len, MADV_DONTNEED);
+    rc = perm__sys_mmap(addr, len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                        -1, 0) == MAP_FAILED
+             ? -1
+             : 0;
+  else
+    rc = madvise(addr, len, MADV_DONTNEED);
+  /* Zero now, and a delta must say so: the kernel may not count it. */
+  if (rc == 0)
+    perm__track_note((uint64_t)addr, len, r->file_backed);
+  return rc;
 }
 
 int perm__region_foreach_run(const perm_region_t *r,

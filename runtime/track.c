@@ -270,6 +270,5 @@ int perm__track_collect(uint64_t top, perm_ranges_t *out) {
   track_unlock();
   if (rc == 0 && lost)
     rc = -ESTALE;
-  perm__ranges_normalise(out);
   return rc;
 }

@@ -46,8 +46,10 @@ PERM_HIDDEN int perm__track_active(void);
 PERM_HIDDEN void perm__track_note(uint64_t addr, uint64_t len, int remapped);
 /*
 ** The pages changed since the last collect (or start) below base+top, into
-** out (appended), and tracking starts over from now.  -ESTALE when some
-** change could not be recorded: the next image must be full.
+** out (appended, not normalised: it runs at the fork, where nothing may
+** sort with qsort, which allocates), and tracking starts over from now.
+** -ESTALE when some change could not be recorded: the next image must be
+** full.
 */
 PERM_HIDDEN int perm__track_collect(uint64_t top, perm_ranges_t *out);
 

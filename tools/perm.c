@@ -33,6 +33,11 @@ static const tool_command_t tool_commands[] = {
      "verify an image and the images it depends on, offline",
      "  --quiet   print nothing; the exit status says it all\n"
      "  --json    print one JSON object (README.PERM, section 5)\n"},
+    {"compact", tool_compact, "IMAGE [--quiet]",
+     "fold a chain of incremental images into one full image",
+     "  --quiet   print nothing; the exit status says it all\n"
+     "The chain is verified first, under the image's lock; the new image\n"
+     "replaces IMAGE atomically and the chain stays as IMAGE.prev.\n"},
     {"run", tool_run, "[--image FILE] [--mode MODE] -- PROGRAM [ARGS]",
      "run an unmodified program with a persistent heap and globals",
      "  --image FILE     the image (default: PROGRAM's name + .img, here)\n"
