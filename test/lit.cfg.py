@@ -77,3 +77,11 @@ except OSError:
     pass
 if os.getuid() == 0:
     config.available_features.add("root")
+# Incremental checkpoints need the kernel's asynchronous write-protect
+# (Linux 6.7+); elsewhere PERM writes full images, which tests check too.
+try:
+    release = os.uname().release.split("-")[0].split(".")
+    if (int(release[0]), int(release[1])) >= (6, 7):
+        config.available_features.add("wp-async")
+except (ValueError, IndexError):
+    pass

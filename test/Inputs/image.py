@@ -4,7 +4,7 @@
   image.py nblocks FILE          number of blocks
   image.py flip FILE header      flip a byte inside the header
   image.py flip FILE block:N     flip a byte inside block N
-  image.py flip FILE data        flip a byte inside the first data extent
+  image.py flip FILE data        flip a byte inside the first extent with bytes
 """
 import struct
 import sys
@@ -49,8 +49,17 @@ def main():
             with open(path, "rb") as f:
                 f.seek(ext[2])
                 count, size = struct.unpack("<II", f.read(8))
-                addr, length, csum = struct.unpack("<QQQ", f.read(24))
-            flip(path, h["data_offset"] + addr - h["region_base"] + length // 2)
+                for _ in range(count):
+                    entry = f.read(size)
+                    if size == 24:  # format 1: a sparse mirror
+                        addr, length, csum = struct.unpack("<QQQ", entry)
+                        off = h["data_offset"] + addr - h["region_base"]
+                        break
+                    addr, length, off, csum, flags = struct.unpack(
+                        "<QQQQI", entry[:36])
+                    if not flags & 1:  # not a zero extent: it has bytes
+                        break
+            flip(path, off + length // 2)
         else:
             sys.exit("bad target " + what)
     else:

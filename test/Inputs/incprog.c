@@ -6,6 +6,10 @@
 **                          reallocate 0.5%, free and reallocate a 1-4 MiB
 **                          object, whose freed pages are purged); record
 **                          what a restore must find; checkpoint
+**   incprog IMAGE steps N  the same N times in one process, each image
+**                          verified by "verify" in a new process, lazy and
+**                          eager: checkpoints after the first in a process
+**                          depend on what the previous child changed
 **   incprog IMAGE verify   open read-only (PERM_RESTORE picks lazy or
 **                          eager), check every object's bytes and the
 **                          allocator's allocated bytes
@@ -82,10 +86,39 @@ static void change(void) {
   set(big);
 }
 
+/* Verifies the image just written in new processes, lazily and eagerly. */
+static void verify_elsewhere(const char *self, const char *image) {
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd,
+           "'%s' '%s' verify && PERM_RESTORE=eager '%s' '%s' verify", self,
+           image, self, image);
+  fflush(stdout);
+  check(system(cmd) == 0, "generation %llu does not verify",
+        (unsigned long long)st.gen);
+}
+
+static void checkpoint(void) {
+  st.gen++;
+  perm_stats_t s;
+  perm_stats(&s);
+  st.allocated = s.allocated;
+  if (perm_checkpoint() != 0)
+    fail("perm_checkpoint: %s", perm_error());
+  perm_stats(&s);
+  printf("generation %llu: %s, chain %llu, %llu bytes dirtied, %llu bytes of "
+         "data written\n",
+         (unsigned long long)s.generation, s.last_incremental ? "delta" : "full",
+         (unsigned long long)s.chain_length,
+         (unsigned long long)s.last_bytes_dirtied,
+         (unsigned long long)s.last_data_bytes);
+}
+
 int main(int argc, char **argv) {
-  check(argc == 3, "usage: incprog IMAGE step|verify");
+  check(argc == 3 || (argc == 4 && strcmp(argv[2], "steps") == 0),
+        "usage: incprog IMAGE step|steps N|verify");
   perm_register(&st, sizeof st, "incprog");
-  int step = strcmp(argv[2], "step") == 0;
+  int steps = argc == 4 ? atoi(argv[3]) : 0;
+  int step = steps > 0 || strcmp(argv[2], "step") == 0;
   if (perm_open(argv[1], step ? "a+i" : "r") != 0)
     fail("perm_open: %s", perm_error());
   if (!step) {
@@ -102,18 +135,13 @@ int main(int argc, char **argv) {
     verify();
     change();
   }
-  st.gen++;
-  perm_stats_t s;
-  perm_stats(&s);
-  st.allocated = s.allocated;
-  if (perm_checkpoint() != 0)
-    fail("perm_checkpoint: %s", perm_error());
-  perm_stats(&s);
-  printf("generation %llu: %s, chain %llu, %llu bytes dirtied, %llu bytes of "
-         "data written\n",
-         (unsigned long long)s.generation, s.last_incremental ? "delta" : "full",
-         (unsigned long long)s.chain_length,
-         (unsigned long long)s.last_bytes_dirtied,
-         (unsigned long long)s.last_data_bytes);
+  checkpoint();
+  for (int k = 1; k < steps; k++) {
+    verify_elsewhere(argv[0], argv[1]);
+    change();
+    checkpoint();
+  }
+  if (steps > 0)
+    verify_elsewhere(argv[0], argv[1]);
   return 0;
 }
