@@ -33,6 +33,10 @@ static const tool_command_t tool_commands[] = {
      "verify an image and the images it depends on, offline",
      "  --quiet   print nothing; the exit status says it all\n"
      "  --json    print one JSON object (README.PERM, section 5)\n"},
+    {"diff", tool_diff, "A B [--json]",
+     "show what differs between two images: globals, heap, pages",
+     "  --json    print one JSON object (README.PERM, section 5)\n"
+     "Exit status as diff(1): 0 identical, 1 different, 2 an error.\n"},
     {"compact", tool_compact, "IMAGE [--quiet]",
      "fold a chain of incremental images into one full image",
      "  --quiet   print nothing; the exit status says it all\n"

@@ -39,6 +39,7 @@ typedef struct tool_command_s {
 int tool_info(const tool_command_t *cmd, int argc, char **argv);
 int tool_check(const tool_command_t *cmd, int argc, char **argv);
 int tool_compact(const tool_command_t *cmd, int argc, char **argv);
+int tool_diff(const tool_command_t *cmd, int argc, char **argv);
 int tool_run(const tool_command_t *cmd, int argc, char **argv);
 int tool_cc(const tool_command_t *cmd, int argc, char **argv);
 
