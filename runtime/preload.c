@@ -11,6 +11,10 @@
 ** holds by copy relocation on behalf of shared libraries (stdout, environ,
 ** optarg...): they belong to this process, not to the program's state.
 ** PMalloc programs find pmalloc_store_heap_file() with dlsym.
+**
+** Only the process that owns the image persists (environ.c): LD_PRELOAD is
+** inherited by every child, and a child (a shell's command, a wrapper's
+** readlink) starts and exits with no image; nothing is registered for it.
 */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "../include/perm.h"
+#include "environ.h"
 #include "perm_internal.h"
 #include "registry.h"
 
@@ -124,13 +129,9 @@ static void preload_register(uintptr_t lo, uintptr_t hi,
 }
 
 __attribute__((constructor(102))) static void preload_start(void) {
-  const char *fname = getenv("PERM_FNAME");
-  if (fname == NULL || *fname == '\0') {
-    fprintf(stderr, "perm: libperm-preload.so needs PERM_FNAME, the image to "
-                    "keep the program's state in (or use 'perm run --image "
-                    "FILE -- PROGRAM')\n");
-    _exit(1);
-  }
+  /* A child of the owner, or nothing to own: no image, nothing to keep. */
+  if (!perm__env_preloaded())
+    return;
   static preload_exe_t exe;
   dl_iterate_phdr(preload_visit, &exe);
   qsort(exe.holes, (size_t)exe.nholes, sizeof exe.holes[0], preload_cmp);
