@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -308,6 +309,45 @@ static int env_owner(void) {
   return env_state.owner;
 }
 
+/* Is *arg inside the executable, the first object dl_iterate_phdr visits? */
+static int env_in_executable(struct dl_phdr_info *info, size_t size,
+                             void *arg) {
+  (void)size;
+  uintptr_t *addr = arg;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD &&
+        *addr - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz)
+      return 1;
+  }
+  return -1; /* not there: stop */
+}
+
+/*
+** Is another PERM runtime in this process (called from the preload
+** library)?  A shared libpermrt comes after the preload library in the
+** search order; a static one is in the executable, which then exports the
+** wrapped __libc_start_main (nothing else in a process defines it there).
+** Two runtimes would compete for one region and one image.
+*/
+static int env_other_runtime(char *name, size_t size) {
+  void *next = dlsym(RTLD_NEXT, "perm__registry_add");
+  Dl_info info;
+  if (next != NULL) {
+    snprintf(name, size, "%s",
+             dladdr(next, &info) != 0 && info.dli_fname != NULL
+                 ? info.dli_fname
+                 : "libpermrt.so");
+    return 1;
+  }
+  uintptr_t start = (uintptr_t)dlsym(RTLD_DEFAULT, "__libc_start_main");
+  if (start != 0 && dl_iterate_phdr(env_in_executable, &start) == 1) {
+    snprintf(name, size, "libpermrt.a, linked into the executable");
+    return 1;
+  }
+  return 0;
+}
+
 int perm__env_preloaded(void) {
   env_state.preloaded = 1;
   /*
@@ -321,7 +361,18 @@ int perm__env_preloaded(void) {
                          "--image FILE -- PROGRAM')");
     env_fatal();
   }
-  return env_owner();
+  if (!env_owner())
+    return 0;
+  char other[600];
+  if (env_other_runtime(other, sizeof other)) {
+    perm__errorf(EINVAL,
+                 "libperm-preload.so is loaded into a program that has the "
+                 "PERM runtime already (%s); run it without LD_PRELOAD or "
+                 "perm run: PERM_FNAME opens its image",
+                 other);
+    env_fatal();
+  }
+  return 1;
 }
 
 /*
