@@ -62,6 +62,7 @@
 typedef struct environ_s {
   int signal_pipe[2]; /* the handler writes, the checkpoint thread reads */
   int signo;          /* PERM_CHECKPOINT_SIGNAL, 0 = none */
+  pid_t signal_owner; /* the process the signal checkpoints */
   int thread_tid;     /* the checkpoint thread, 0 = none */
   int at_exit;        /* PERM_CHECKPOINT_AT_EXIT */
   int at_exit_armed;  /* env_at_exit is registered, to run before destructors */
@@ -153,8 +154,22 @@ static int env_signal(const char *v, int *signo) {
 }
 
 static void env_on_signal(int signo) {
-  (void)signo;
   int saved = errno;
+  /*
+  ** A forked child inherits the handler, not the image (nor the thread): it
+  ** gets the signal's default action, as it would without PERM, instead of
+  ** making its parent checkpoint.
+  */
+  if (getpid() != env_state.signal_owner) {
+    sigset_t self;
+    sigemptyset(&self);
+    sigaddset(&self, signo);
+    signal(signo, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &self, NULL); /* now, not after return */
+    raise(signo);
+    errno = saved;
+    return;
+  }
   char c = 1;
   ssize_t n = write(env_state.signal_pipe[1], &c, 1); /* async-signal-safe */
   (void)n;
@@ -466,6 +481,7 @@ __attribute__((constructor(103))) static void env_start(void) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = env_on_signal;
     sa.sa_flags = SA_RESTART;
+    env_state.signal_owner = getpid();
     if (pipe2(env_state.signal_pipe, O_CLOEXEC) != 0 ||
         fcntl(env_state.signal_pipe[1], F_SETFL, O_NONBLOCK) != 0 ||
         pthread_create(&th, NULL, env_checkpoint_thread, NULL) != 0 ||

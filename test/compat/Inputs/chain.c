@@ -7,6 +7,9 @@
 **   chain NAME fork          also fork a child that changes the globals and
 **                            exits normally after the parent
 **   chain NAME spawn PROG..  also run PROG (fork and exec) and wait for it
+**   chain NAME signal-child  also send SIGUSR1 to a forked child and say
+**                            how it ended (PERM_CHECKPOINT_SIGNAL=USR1 is
+**                            the parent's: the child must get the default)
 **
 ** Prints "NAME: runs=R items=I sum=S".  Built with -DWITH_PERM and linked
 ** with libpermrt, its two globals are PERM (the raw section of perm.h).
@@ -16,6 +19,7 @@
 #else
 #define PERM
 #endif
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +67,30 @@ int main(int argc, char **argv) {
       exit(0);
     }
     close(p[0]);
+  }
+  if (argc > 2 && strcmp(argv[2], "signal-child") == 0) {
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old); /* until the child waits for it */
+    pid_t pid = fork();
+    if (pid < 0)
+      return 1;
+    if (pid == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigsuspend(&none); /* returns only if a handler took the signal */
+      _exit(3);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    kill(pid, SIGUSR1);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+      printf("%s: the child was killed by signal %d\n", argv[1],
+             WTERMSIG(status));
+    else
+      printf("%s: the child exited %d\n", argv[1], WEXITSTATUS(status));
   }
   if (argc > 3 && strcmp(argv[2], "spawn") == 0) {
     pid_t pid = fork();
