@@ -25,16 +25,18 @@
 ** exec keeps it.  A process whose pid is another is a child of the owner: it
 ** runs with no image (nothing is opened, nothing written at exit, no signal
 ** thread), whatever program it is.  exec keeps the pid, so each program of an
-** exec chain (perm run, sh, env, the program) owns the image in turn; only
-** the last one reaches exit and writes it.  An unmodified program on the way
+** exec chain (sh, env, the program: perm run names itself the owner before it
+** execs the first) owns the image in turn; only the last one reaches exit
+** and writes it.  An unmodified program on the way
 ** (libperm-preload.so, perm__env_preloaded) does not restore an image another
 ** program wrote: it runs with no image too, and the program it execs restores.
 ** A different PERM_FNAME makes a new owner: a child given its own image.
 ** A forked child of the owner inherits the heap but not the image: it does
 ** not checkpoint at exit.
 **
-** Set-user-ID and set-group-ID programs ignore every PERM_* variable
-** (secure_getenv): whoever starts them must not choose the files they write.
+** This file reads PERM_* (and the MPI rank for %r) with secure_getenv, so
+** set-user-ID and set-group-ID programs ignore them: whoever starts such a
+** program must not choose the files it writes.
 */
 #define _GNU_SOURCE
 #include <errno.h>

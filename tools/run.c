@@ -44,17 +44,29 @@ static int run_find_preload(char *out, size_t size) {
   return 0;
 }
 
-/* image relative to the current directory, as an absolute path. */
+/*
+** image relative to the current directory, as an absolute path.  PERM_FNAME
+** expands %r, %p and %h: a '%' of the directory's name is doubled, one of
+** image is the user's.
+*/
 static int run_absolute(const char *image, char *out, size_t size) {
-  if (image[0] == '/')
-    return snprintf(out, size, "%s", image) < (int)size ? 0 : -ENAMETOOLONG;
-  char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof cwd) == NULL)
-    return -errno;
-  const char *sep = strcmp(cwd, "/") == 0 ? "" : "/";
-  return snprintf(out, size, "%s%s%s", cwd, sep, image) < (int)size
-             ? 0
-             : -ENAMETOOLONG;
+  size_t k = 0;
+  if (image[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+      return -errno;
+    for (const char *p = cwd; *p; p++) {
+      if (k + 3 >= size)
+        return -ENAMETOOLONG;
+      if (*p == '%')
+        out[k++] = '%';
+      out[k++] = *p;
+    }
+    if (k == 0 || out[k - 1] != '/')
+      out[k++] = '/';
+  }
+  int n = snprintf(out + k, size - k, "%s", image);
+  return n >= 0 && (size_t)n < size - k ? 0 : -ENAMETOOLONG;
 }
 
 int tool_run(const tool_command_t *cmd, int argc, char **argv) {
