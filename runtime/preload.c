@@ -185,13 +185,18 @@ static void *preload_sys_mmap(void *addr, size_t len, int prot, int flags,
   return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
-/*
-** Is a call from this caller about the program's memory?  Only while the
-** image is open for plain allocations, and not from the runtime itself.
-*/
+/* A call from the program (or its libraries), not from the runtime itself. */
 static int preload_program_call(const void *caller) {
-  return __atomic_load_n(&perm__dispatch.persistent, __ATOMIC_RELAXED) &&
-         (uintptr_t)caller - preload_self.lo >= preload_self.len;
+  return (uintptr_t)caller - preload_self.lo >= preload_self.len;
+}
+
+/*
+** New mappings persist while the image is open for plain allocations.  Region
+** memory is the region's whatever the state: munmap, mremap and madvise of it
+** always go through the region, or its bookkeeping would be wrong.
+*/
+static int preload_persisting(void) {
+  return __atomic_load_n(&perm__dispatch.persistent, __ATOMIC_RELAXED);
 }
 
 /* Inside the fork gate (heap.h): a checkpoint never sees the region torn. */
@@ -240,7 +245,7 @@ static void preload_warn_outside(size_t len) {
 
 static void *preload_mmap(void *addr, size_t len, int prot, int flags, int fd,
                           off_t off, const void *caller) {
-  if (!preload_program_call(caller) ||
+  if (!preload_persisting() || !preload_program_call(caller) ||
       !preload_placeable(addr, len, prot, flags))
     return preload_sys_mmap(addr, len, prot, flags, fd, off);
   perm_thread_t *t = preload_enter();
@@ -269,13 +274,11 @@ PERM_EXPORT int munmap(void *addr, size_t len) {
   if (!preload_program_call(__builtin_return_address(0)) ||
       !perm__in_region(addr))
     return (int)syscall(SYS_munmap, addr, len);
-  if ((uintptr_t)addr % perm__page_size() != 0 ||
+  if (len == 0 || (uintptr_t)addr % perm__page_size() != 0 ||
       !preload_in_region(addr, preload_pages(len))) {
-    errno = EINVAL;
+    errno = EINVAL; /* as the kernel says */
     return -1;
   }
-  if (len == 0)
-    return 0;
   perm_thread_t *t = preload_enter();
   int rc = perm__region_release(&perm__saved.region, addr, preload_pages(len));
   preload_leave(t);
@@ -293,7 +296,8 @@ static void *preload_mremap_region(void *old, size_t oldlen, size_t newlen,
   char *base = old;
   oldlen = preload_pages(oldlen);
   newlen = preload_pages(newlen);
-  if (newlen == 0 || (flags & ~MREMAP_MAYMOVE) != 0 ||
+  /* Fixed targets and old_size 0 (shared mappings only) are refused. */
+  if (oldlen == 0 || newlen == 0 || (flags & ~MREMAP_MAYMOVE) != 0 ||
       (uintptr_t)old % perm__page_size() != 0 ||
       !preload_in_region(old, oldlen)) {
     errno = EINVAL;
