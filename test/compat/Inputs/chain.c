@@ -10,6 +10,8 @@
 **   chain NAME signal-child  also send SIGUSR1 to a forked child and say
 **                            how it ended (PERM_CHECKPOINT_SIGNAL=USR1 is
 **                            the parent's: the child must get the default)
+**   chain NAME reaper        reap every child from a SIGCHLD handler, as
+**                            shells do (the checkpoint's child too)
 **
 ** Prints "NAME: runs=R items=I sum=S".  Built with -DWITH_PERM and linked
 ** with libpermrt, its two globals are PERM (the raw section of perm.h).
@@ -25,6 +27,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static void reap(int signo) {
+  (void)signo;
+  while (waitpid(-1, NULL, WNOHANG) > 0)
+    ;
+}
 
 struct item {
   struct item *next;
@@ -67,6 +75,13 @@ int main(int argc, char **argv) {
       exit(0);
     }
     close(p[0]);
+  }
+  if (argc > 2 && strcmp(argv[2], "reaper") == 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = reap;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGCHLD, &sa, NULL);
   }
   if (argc > 2 && strcmp(argv[2], "signal-child") == 0) {
     sigset_t usr1, old;
