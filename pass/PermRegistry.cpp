@@ -350,22 +350,37 @@ GlobalVariable *RegistryBuilder::getSectionBound(StringRef Name) {
   return GV;
 }
 
-/// Defines "void Name(void) { Callee(__start_perm_registry,
+/// Defines "void Name(void) { if (Callee) Callee(__start_perm_registry,
 /// __stop_perm_registry); }" as a linkonce_odr hidden function in a comdat of
-/// the same name.
+/// the same name.  Callee is an extern_weak declaration: a module built with
+/// the plugin links and loads without libpermrt (a program run under
+/// libperm-preload.so, which exports the callees, or with no runtime at all,
+/// where its globals are simply not registered).
 Function *RegistryBuilder::createStructor(StringRef Name, StringRef Callee) {
   Type *Void = Type::getVoidTy(Ctx);
   FunctionCallee Target =
       M.getOrInsertFunction(Callee, FunctionType::get(Void, {Ptr, Ptr}, false));
+  if (auto *Decl = dyn_cast<Function>(Target.getCallee());
+      Decl && Decl->isDeclaration())
+    Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
   Function *F = Function::Create(FunctionType::get(Void, false),
                                  GlobalValue::LinkOnceODRLinkage, Name, M);
   F->setVisibility(GlobalValue::HiddenVisibility);
   if (HasComdats)
     F->setComdat(M.getOrInsertComdat(Name));
   F->addFnAttr(Attribute::NoUnwind);
-  IRBuilder<> B(BasicBlock::Create(Ctx, "", F));
+  BasicBlock *Entry = BasicBlock::Create(Ctx, "", F);
+  BasicBlock *Call = BasicBlock::Create(Ctx, "register", F);
+  BasicBlock *Done = BasicBlock::Create(Ctx, "done", F);
+  IRBuilder<> B(Entry);
+  Value *Present = B.CreateICmpNE(Target.getCallee(),
+                                  Constant::getNullValue(Ptr), "present");
+  B.CreateCondBr(Present, Call, Done);
+  B.SetInsertPoint(Call);
   B.CreateCall(Target, {getSectionBound("__start_" PERM_REGISTRY_SECTION),
                         getSectionBound("__stop_" PERM_REGISTRY_SECTION)});
+  B.CreateBr(Done);
+  B.SetInsertPoint(Done);
   B.CreateRetVoid();
   return F;
 }

@@ -9,6 +9,12 @@
 ** program (personality, no root needed), and executes it.  The default image
 ** is PROGRAM's base name + ".img" in the current directory; the default mode
 ** is "a+": resume when the image exists, else start afresh.
+**
+** The program owns the image: PERM__OWNER names this process, which exec
+** keeps, so the program and every program it execs in turn (a wrapper
+** script's interpreter, env) own it, and their children run with no image
+** (runtime/environ.c).  The image's path is made absolute here, so a wrapper
+** that changes directory still finds the same file.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +42,31 @@ static int run_find_preload(char *out, size_t size) {
     return -1;
   snprintf(out, size, "%s", real);
   return 0;
+}
+
+/*
+** image relative to the current directory, as an absolute path.  PERM_FNAME
+** expands %r, %p and %h: a '%' of the directory's name is doubled, one of
+** image is the user's.
+*/
+static int run_absolute(const char *image, char *out, size_t size) {
+  size_t k = 0;
+  if (image[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+      return -errno;
+    for (const char *p = cwd; *p; p++) {
+      if (k + 3 >= size)
+        return -ENAMETOOLONG;
+      if (*p == '%')
+        out[k++] = '%';
+      out[k++] = *p;
+    }
+    if (k == 0 || out[k - 1] != '/')
+      out[k++] = '/';
+  }
+  int n = snprintf(out + k, size - k, "%s", image);
+  return n >= 0 && (size_t)n < size - k ? 0 : -ENAMETOOLONG;
 }
 
 int tool_run(const tool_command_t *cmd, int argc, char **argv) {
@@ -86,14 +117,24 @@ int tool_run(const tool_command_t *cmd, int argc, char **argv) {
     snprintf(deflt, sizeof deflt, "%s.img", basename(tmp));
     image = deflt;
   }
+  char path[PATH_MAX];
+  int rc = run_absolute(image, path, sizeof path);
+  if (rc != 0) {
+    tool_error("cannot name the image '%s' by its absolute path: %s", image,
+               strerror(-rc));
+    return TOOL_EXIT_FAIL;
+  }
+  char owner[PATH_MAX + 32];
+  snprintf(owner, sizeof owner, "%d:%s", (int)getpid(), path);
   const char *old = getenv("LD_PRELOAD");
   char *value;
   if (asprintf(&value, "%s%s%s", preload, old && *old ? ":" : "",
                old && *old ? old : "") < 0)
     return TOOL_EXIT_FAIL;
   setenv("LD_PRELOAD", value, 1);
-  setenv("PERM_FNAME", image, 1);
+  setenv("PERM_FNAME", path, 1);
   setenv("PERM_MODE", mode, 1);
+  setenv("PERM__OWNER", owner, 1);
   free(value);
   /* The program and its libraries at the same addresses in every run. */
   int pers = personality(0xffffffff);

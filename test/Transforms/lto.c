@@ -16,8 +16,8 @@
 // CHECK-DAG: @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 101, ptr @perm.module_ctor, ptr @perm.module_ctor }]
 // CHECK-DAG: define linkonce_odr hidden void @perm.module_ctor()
 
-// NM-DAG: {{^}}                 U perm__registry_add
-// NM-DAG: {{^}}                 U perm__registry_remove
+// NM-DAG: {{^}}                 w perm__registry_add
+// NM-DAG: {{^}}                 w perm__registry_remove
 // NM-DAG: {{^}}                 w __start_perm_registry
 // NM-DAG: {{^}}                 w __stop_perm_registry
 // NM-DAG: W perm.module_ctor
