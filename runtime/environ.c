@@ -406,26 +406,19 @@ int perm__env_preloaded(void) {
 static int env_on_the_way(const char *path, const char *mode) {
   if (mode[0] == 'w')
     return 0; /* a new heap: the image is not read */
-  perm_image_t img;
-  if (perm__image_open(&img, path) != 0) {
-    perm__error_clear();
-    return 0;
-  }
-  const perm_image_block_t *b = perm__image_find(&img, PERM_BLOCK_OBJECTS, 0);
-  void *block = NULL;
+  perm_image_view_t img;
   int other = 0;
   perm_objects_verdict_t v;
   memset(&v, 0, sizeof v);
-  if (b != NULL && perm__image_read_block(&img, b, &block) == 0) {
+  if (perm__image_view_open(&img, path, 0, NULL) == 0) {
     /*
     ** The executable is the table's first entry, so the verdict on it holds
     ** even when a library that comes later differs (rc != 0).
     */
-    perm__objects_check(block, b->length, path, &v);
+    perm__objects_check(img.objects_block, img.objects_len, path, &v);
     other = v.main == PERM_MAIN_OTHER;
   }
-  perm__tfree(block);
-  perm__image_close(&img);
+  perm__image_view_close(&img);
   perm__error_clear();
   if (other)
     perm__verbose("%s runs with no image: '%s' was written by %s, another "

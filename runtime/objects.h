@@ -26,7 +26,8 @@ typedef struct perm_objects_verdict_s {
 /* An OBJECTS block describing this process. */
 PERM_HIDDEN int perm__objects_serialize(void **out, size_t *len);
 /*
-** Compares an image's OBJECTS block with this process: every shared object
+** Compares an image's OBJECTS block, from a validated view (image.h), with
+** this process: every shared object
 ** loaded in both must be the same build at the same address (explained
 ** when not).  The executables are compared but not judged: the verdict says
 ** how they differ, and restore decides (PERM_ALLOW_REBUILD, mode s).
