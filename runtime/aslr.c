@@ -42,7 +42,8 @@ static int aslr_enabled_system_wide(void) {
 __attribute__((constructor(101))) static void aslr_reexec(int argc, char **argv,
                                                           char **envp) {
   (void)argc;
-  const char *no = getenv("PERM_NO_REEXEC");
+  /* Set-user-ID programs ignore it; the guard below is the runtime's own. */
+  const char *no = secure_getenv("PERM_NO_REEXEC");
   if (getenv(ASLR_GUARD) != NULL) {
     unsetenv(ASLR_GUARD); /* the program never sees it */
     return;

@@ -364,7 +364,9 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res,
   do
     w = waitpid(pid, &status, 0);
   while (w < 0 && errno == EINTR);
-  if (got == sizeof *res && w == pid && WIFEXITED(status)) {
+  /* The result came whole: it holds even if someone else reaped the child. */
+  if (got == sizeof *res && ((w == pid && WIFEXITED(status)) ||
+                             (w < 0 && errno == ECHILD))) {
     perm__error_set_raw(res->message);
     return res->rc;
   }
