@@ -203,7 +203,24 @@ int perm__commit_finish(perm_commit_t *c) {
     goto undo;
   }
   c->tmp[0] = '\0';
-  return perm__commit_sync_dir(c->path);
+  if ((rc = perm__commit_sync_dir(c->path)) == 0)
+    return 0;
+  /*
+  ** Not durable: the renames may or may not survive a crash.  Put the names
+  ** back as they were, so that what a failed checkpoint leaves is exactly
+  ** what was there before it, whatever the disk does next.
+  */
+  if (have_name)
+    perm__sys_rename(prev, c->path); /* the previous NAME, back */
+  else
+    perm__sys_unlink(c->path);
+  if (c->kept)
+    perm__sys_rename(c->keep, prev), c->kept = 0;
+  perm__commit_sync_dir(c->path);
+  if (c->member[0] != '\0')
+    perm__sys_unlink(c->member);
+  c->member[0] = '\0';
+  return rc;
 undo:
   if (c->kept)
     perm__sys_unlink(c->keep);

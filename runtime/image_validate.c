@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "sys.h"
 
 /* The checksums hold, so the damage was written: say whose fault it is. */
 #define VALIDATE_FIX "; the runtime that wrote it is faulty (please report this)"
@@ -254,12 +255,77 @@ static int validate_layout(perm_image_view_t *v) {
   return v->problems ? -EINVAL : 0;
 }
 
+/*
+** What a large block can need, from its own first bytes, read before the
+** whole block is: a registry holds its entries, their names and their
+** globals' bytes; a state block its pieces and at most its section.  A
+** forged length over a sparse file (zeros, whose checksum an attacker can
+** compute) then costs a few reads, not an allocation of that length.
+*/
+#define VALIDATE_PREBOUND_BYTES (1u << 20)
+#define VALIDATE_MAX_NAME 4096u
+
+static int validate_prebound(perm_image_view_t *v, const perm_image_block_t *b) {
+  const perm_image_t *img = &v->img;
+  uint64_t bound = 0;
+  if (b->length <= VALIDATE_PREBOUND_BYTES)
+    return 0;
+  if (b->type == PERM_BLOCK_REGISTRY) {
+    perm_image_table_t t;
+    if (perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset) != 0 ||
+        t.entry_size != sizeof(perm_image_global_t) ||
+        t.count > (b->length - sizeof t) / sizeof(perm_image_global_t))
+      goto bad;
+    bound = sizeof t + 16;
+    perm_image_global_t g[256];
+    for (uint32_t i = 0; i < t.count; i += 256) {
+      uint32_t n = t.count - i < 256 ? t.count - i : 256;
+      if (perm__sys_pread_all(img->fd, g, n * sizeof *g,
+                              (off_t)(b->offset + sizeof t +
+                                      (uint64_t)i * sizeof *g)) != 0)
+        goto bad;
+      for (uint32_t k = 0; k < n; k++) {
+        if (g[k].size > b->length)
+          goto bad;
+        bound += sizeof *g + VALIDATE_MAX_NAME + ((g[k].size + 15) & ~15ull);
+      }
+    }
+  } else if (b->type == PERM_BLOCK_STATE && img->hdr.format_version >= 2) {
+    perm_image_state_t t;
+    if (perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset) != 0 ||
+        t.piece_size != sizeof(perm_image_piece_t) ||
+        t.section_length > VALIDATE_MAX_STATE_BLOCK)
+      goto bad;
+    bound = sizeof t + (uint64_t)t.count * sizeof(perm_image_piece_t) +
+            t.section_length;
+  } else {
+    return 0; /* bounded by the region in validate_layout */
+  }
+  if (b->length <= bound)
+    return 0;
+bad:
+  return validate_problem(v,
+                          "the image '%s' is malformed: %s is %" PRIu64
+                          " bytes, more than its own tables can need"
+                          VALIDATE_FIX,
+                          img->path, perm__image_block_name(b->type, b->flags),
+                          b->length);
+}
+
 /* Every block's checksum; the contents are kept for the table checks. */
 static int validate_blocks(perm_image_view_t *v) {
   const perm_image_header_t *h = &v->img.hdr;
   int result = 0;
   for (uint32_t i = 0; i < h->nblocks; i++) {
-    int rc = perm__image_read_block(&v->img, &h->blocks[i], &v->blocks[i]);
+    int rc = validate_prebound(v, &h->blocks[i]);
+    if (rc != 0) {
+      v->blocks[i] = NULL;
+      result = rc;
+      if (VALIDATE_STOP(v, result))
+        return result;
+      continue;
+    }
+    rc = perm__image_read_block(&v->img, &h->blocks[i], &v->blocks[i]);
     if (rc != 0) {
       v->blocks[i] = NULL;
       result = validate_reader_problem(v, rc);

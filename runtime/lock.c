@@ -25,7 +25,7 @@
 
 /* What the holder wrote, trimmed to one line. */
 static void lock_holder(int fd, char *buf, size_t size) {
-  ssize_t n = pread(fd, buf, size - 1, 0);
+  ssize_t n = perm__sys_pread(fd, buf, size - 1, 0);
   buf[n > 0 ? n : 0] = '\0';
   buf[strcspn(buf, "\n")] = '\0';
   if (buf[0] == '\0')

@@ -13,13 +13,16 @@
 ** the speed; --quiet prints nothing at all; --json prints one object.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +94,39 @@ static void check_hint_prev(const char *path) {
   } else {
     tool_error("the previous image is unusable too: %s", perm__error_message());
   }
+}
+
+/*
+** A checkpoint killed between its two renames leaves NAME.prev the same file
+** as NAME, and the generation before under NAME.old-R until the next
+** writable open puts it back (runtime/commit.c): say so, for a user about
+** to 'mv NAME.prev NAME'.
+*/
+static void check_interrupted(const char *path) {
+  char prev[4200], dirbuf[4096], basebuf[4096];
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  struct stat a, b;
+  if (stat(path, &a) != 0 || stat(prev, &b) != 0 || a.st_ino != b.st_ino ||
+      a.st_dev != b.st_dev)
+    return;
+  snprintf(dirbuf, sizeof dirbuf, "%s", path);
+  snprintf(basebuf, sizeof basebuf, "%s", path);
+  const char *dir = dirname(dirbuf), *base = basename(basebuf);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  size_t bl = strlen(base);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (strncmp(e->d_name, base, bl) == 0 &&
+        strncmp(e->d_name + bl, ".old-", 5) == 0) {
+      tool_error("note: '%s' is the same file as '%s' (a checkpoint was "
+                 "interrupted); the generation before it is '%s/%s', which "
+                 "the next writable open puts back as '%s'",
+                 prev, path, dir, e->d_name, prev);
+      break;
+    }
+  closedir(d);
 }
 
 static int check_parse(const tool_command_t *cmd, int argc, char **argv,
@@ -221,6 +257,8 @@ int tool_check(const tool_command_t *cmd, int argc, char **argv) {
              " bytes verified)\n",
              c.path, chain.views[0].img.hdr.generation, extents, verified);
   }
+  if (!c.quiet && !c.json)
+    check_interrupted(c.path);
   perm__chain_close(&chain);
   for (size_t i = 0; i < c.nproblems; i++)
     perm__tfree(c.problems[i]);
