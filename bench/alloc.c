@@ -1,18 +1,27 @@
 /*
 ** alloc.c - malloc/free throughput of the PERM persistent heap against
-** system allocators, on identical workloads.
+** system allocators, on identical workloads, with 1, 2 and 4 threads.
 **
 ** One source, two binaries (bench/CMakeLists.txt):
 **   perm-bench-alloc       linked with libpermrt; calls perm_open("w+") on an
 **                          image in a scratch directory first, so every
 **                          malloc of every thread is the private persistent
 **                          jemalloc; it never checkpoints.
-**   perm-bench-alloc-base  not linked with PERM: glibc as is, or the system
-**                          jemalloc with
-**                          LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+**   perm-bench-alloc-base  not linked with PERM: glibc as is, or a system
+**                          allocator under LD_PRELOAD (libjemalloc.so.2,
+**                          libmimalloc.so.2, libtcmalloc_minimal.so.4).
 ** Each reports which allocator actually served it (it checks, it does not
-** trust the label).  Compiled with -fno-builtin so that no malloc/free pair
-** is optimised away.
+** trust the preload).  Compiled with -fno-builtin so that no malloc/free
+** pair is optimised away.
+**
+**   prog [--quick] [--reps N] [--set threads=T] [--set idle_thread=1] [name...]
+**
+** --quick divides the operations by 10.  threads=T runs every workload in T threads at once (each on its own
+** objects; aggregate ops/s = all ops over the slowest thread's time).
+** idle_thread=1 first creates a thread that only sleeps: for PERM this turns
+** the fork gate on (runtime/heap.h) in an otherwise single-threaded run.
+** A process with threads=1 and no idle thread never calls pthread_create,
+** so PERM's gate stays off, as in a single-threaded program.
 **
 ** An "op" is one malloc plus one free.  Every allocation has its first
 ** min(size, 64) bytes written, as a program would.  Sizes are log-uniform in
@@ -35,25 +44,25 @@
 BENCHMARK_DECLARE(small64)
 BENCHMARK_DECLARE(mixed)
 BENCHMARK_DECLARE(large)
-BENCHMARK_DECLARE(threads2)
 
 BENCHMARK_LIST_START
   BENCHMARK_ENTRY(small64)
   BENCHMARK_ENTRY(mixed)
   BENCHMARK_ENTRY(large)
-  BENCHMARK_ENTRY(threads2)
 BENCHMARK_LIST_END
 
 #define ALLOC_SIZE_TABLE 4096
+#define ALLOC_MAX_THREADS 16
 
 typedef struct alloc_work_s {
-  size_t lo, hi;        /* size range, bytes, log-uniform */
-  size_t live;          /* objects kept live (the working set) */
+  size_t lo, hi;        /* size range, bytes, log-uniform; lo == hi: fixed */
+  size_t live;          /* objects kept live (the working set); 0: none */
   uint64_t ops;         /* replacements timed */
   uint64_t seed;
   size_t sizes[ALLOC_SIZE_TABLE]; /* the size distribution, tabulated */
   void **slot;          /* the working set; mmap'ed, not from the allocator */
   uint64_t ns;          /* timed part */
+  int failed;
   pthread_barrier_t *start; /* threads: filled, ready to time */
 } alloc_work_t;
 
@@ -70,6 +79,18 @@ static void alloc_sizes(alloc_work_t *w) {
     size_t z = (size_t)v;
     w->sizes[i] = z < w->lo ? w->lo : z > w->hi ? w->hi : z;
   }
+}
+
+/* The tight loop: malloc, touch, free at once (the thread-cache fast path). */
+static int alloc_pair_loop(size_t size, uint64_t ops) {
+  for (uint64_t n = 0; n < ops; n++) {
+    void *p = malloc(size);
+    if (p == NULL)
+      return -1;
+    alloc_touch(p, size);
+    free(p);
+  }
+  return 0;
 }
 
 static int alloc_replace_loop(alloc_work_t *w, uint64_t *r, uint64_t ops) {
@@ -89,11 +110,22 @@ static int alloc_replace_loop(alloc_work_t *w, uint64_t *r, uint64_t ops) {
 
 /*
 ** Fill the working set, replace random objects ops/10 times (warm-up), then
-** `ops` times timed, free all.
+** `ops` times timed, free all.  Without a working set: the tight loop.
 */
-static int alloc_replace(alloc_work_t *w) {
+static int alloc_work(alloc_work_t *w) {
   uint64_t r = w->seed;
   size_t bytes = w->live * sizeof(void *);
+  if (w->live == 0) {
+    if (alloc_pair_loop(w->lo, w->ops / 10) != 0)
+      return -1;
+    if (w->start)
+      pthread_barrier_wait(w->start);
+    uint64_t t0 = bench_now_ns();
+    if (alloc_pair_loop(w->lo, w->ops) != 0)
+      return -1;
+    w->ns = bench_now_ns() - t0;
+    return 0;
+  }
   w->slot = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (w->slot == MAP_FAILED)
@@ -119,34 +151,45 @@ static int alloc_replace(alloc_work_t *w) {
 }
 
 static void *alloc_thread(void *arg) {
-  return alloc_replace(arg) == 0 ? NULL : (void *)1;
+  alloc_work_t *w = arg;
+  if (alloc_work(w) != 0) {
+    w->failed = 1;
+    if (w->start) /* the others must not wait for us forever */
+      pthread_barrier_wait(w->start);
+  }
+  return NULL;
 }
 
 static int alloc_run(const char *name, size_t lo, size_t hi, size_t live,
-                     uint64_t ops, int threads) {
+                     uint64_t ops) {
   double v[BENCH_MAX_SAMPLES] = {0};
+  int threads = (int)bench_param_int("threads", 1);
+  if (threads < 1 || threads > ALLOC_MAX_THREADS)
+    return bench_fail(name, "threads must be 1..16");
   if (bench_quick)
-    ops /= 4;
-  alloc_work_t *w = calloc((size_t)threads, sizeof *w);
-  if (w == NULL)
+    ops /= 10;
+  alloc_work_t *w = mmap(NULL, (size_t)threads * sizeof *w,
+                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+  if (w == MAP_FAILED)
     return bench_fail(name, "out of memory");
   for (int rep = 0; rep < bench_reps; rep++) {
     pthread_barrier_t start;
-    pthread_t tid[8];
-    if (threads > 1)
-      pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    pthread_t tid[ALLOC_MAX_THREADS];
     for (int t = 0; t < threads; t++) {
       w[t].lo = lo, w[t].hi = hi, w[t].live = live, w[t].ops = ops;
-      w[t].seed = 0x1234 + (uint64_t)t * 7919;
+      w[t].seed = 0x1234 + (uint64_t)t * 7919 + (uint64_t)rep * 104729;
       w[t].start = threads > 1 ? &start : NULL;
+      w[t].failed = 0;
       alloc_sizes(&w[t]);
     }
-    if (threads == 1) {
-      if (alloc_replace(&w[0]) != 0)
+    if (threads == 1) { /* in this thread: no pthread_create */
+      if (alloc_work(&w[0]) != 0)
         return bench_fail(name, "malloc failed");
       v[rep] = (double)ops / ((double)w[0].ns / 1e9);
       continue;
     }
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (int t = 0; t < threads; t++)
       if (pthread_create(&tid[t], NULL, alloc_thread, &w[t]) != 0)
         return bench_fail(name, "pthread_create failed");
@@ -154,56 +197,36 @@ static int alloc_run(const char *name, size_t lo, size_t hi, size_t live,
     uint64_t slowest = 0;
     int bad = 0;
     for (int t = 0; t < threads; t++) {
-      void *res;
-      pthread_join(tid[t], &res);
-      bad |= res != NULL;
+      pthread_join(tid[t], NULL);
+      bad |= w[t].failed;
       slowest = w[t].ns > slowest ? w[t].ns : slowest;
     }
     pthread_barrier_destroy(&start);
     if (bad)
       return bench_fail(name, "malloc failed in a thread");
-    /* Aggregate: all threads' ops over the slowest thread's timed part. */
     v[rep] = (double)ops * threads / ((double)slowest / 1e9);
   }
-  free(w);
-  bench_report(name, "throughput", "ops/s", v, bench_reps);
+  munmap(w, (size_t)threads * sizeof *w);
+  char full[64];
+  snprintf(full, sizeof full, "%s/%dt", name, threads);
+  bench_report(full, "throughput", "ops/s", v, bench_reps);
   return 0;
 }
 
-/* 64 B malloc immediately freed: the thread-cache fast path. */
-BENCHMARK_IMPL(small64) {
-  double v[BENCH_MAX_SAMPLES] = {0};
-  uint64_t ops = bench_quick ? 5000000 : 20000000;
-  for (int rep = -1; rep < bench_reps; rep++) { /* rep -1: warm-up */
-    uint64_t n_ops = rep < 0 ? ops / 10 : ops;
-    uint64_t t0 = bench_now_ns();
-    for (uint64_t n = 0; n < n_ops; n++) {
-      void *p = malloc(64);
-      if (p == NULL)
-        return bench_fail("small64", "malloc failed");
-      alloc_touch(p, 64);
-      free(p);
-    }
-    if (rep >= 0)
-      v[rep] = (double)ops / ((double)(bench_now_ns() - t0) / 1e9);
-  }
-  bench_report("small64", "throughput", "ops/s", v, bench_reps);
-  return 0;
-}
+/* 64 B malloc, touch, free: the thread-cache fast path, nothing live. */
+BENCHMARK_IMPL(small64) { return alloc_run("small64", 64, 64, 0, 20000000); }
 
-/* 16 B - 4 KiB, 100k live objects, random replacement. */
-BENCHMARK_IMPL(mixed) {
-  return alloc_run("mixed", 16, 4096, 100000, 4000000, 1);
-}
+/* 16 B - 4 KiB, 100k live objects per thread, random replacement. */
+BENCHMARK_IMPL(mixed) { return alloc_run("mixed", 16, 4096, 100000, 4000000); }
 
-/* 16 KiB - 1 MiB, 1000 live objects, random replacement. */
+/*
+** 64 KiB - 4 MiB, 64 live objects per thread (about 64 MiB), random
+** replacement; only the first 64 bytes of each object are written, so the
+** cost is the allocator's handling of large extents (purge and refault of
+** pages it gave back, huge pages).
+*/
 BENCHMARK_IMPL(large) {
-  return alloc_run("large", 16 << 10, 1 << 20, 1000, 400000, 1);
-}
-
-/* Two threads, each the mixed workload on its own 100k objects. */
-BENCHMARK_IMPL(threads2) {
-  return alloc_run("threads2", 16, 4096, 100000, 4000000, 2);
+  return alloc_run("large", 64 << 10, 4 << 20, 64, 200000);
 }
 
 /* Which allocator serves this process: checked, not assumed. */
@@ -215,11 +238,25 @@ static const char *alloc_identify(void) {
   free(p);
   return in ? "perm" : "perm-NOT-IN-REGION";
 #else
-  return dlsym(RTLD_DEFAULT, "mallctl") != NULL ? "jemalloc" : "glibc";
+  if (dlsym(RTLD_DEFAULT, "mi_version") != NULL)
+    return "mimalloc";
+  if (dlsym(RTLD_DEFAULT, "tc_version") != NULL)
+    return "tcmalloc";
+  if (dlsym(RTLD_DEFAULT, "mallctl") != NULL)
+    return "jemalloc";
+  return "glibc";
 #endif
 }
 
+static void *alloc_idle(void *arg) {
+  (void)arg;
+  for (;;)
+    pause();
+  return NULL;
+}
+
 int main(int argc, char **argv) {
+  int rc;
 #ifdef BENCH_PERM
   char dir[] = "/tmp/perm-bench-alloc-XXXXXX";
   char image[64];
@@ -234,8 +271,18 @@ int main(int argc, char **argv) {
   }
 #endif
   bench_label = alloc_identify(); /* --label overrides it */
+  /* bench_main parses --set; look for idle_thread before it runs anything. */
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--set") && !strcmp(argv[i + 1], "idle_thread=1")) {
+      pthread_t idle;
+      if (pthread_create(&idle, NULL, alloc_idle, NULL) != 0) {
+        perror("pthread_create");
+        return 1;
+      }
+      pthread_detach(idle);
+    }
   fprintf(stderr, "perm-bench-alloc: malloc is served by %s\n", bench_label);
-  int rc = bench_main(argc, argv, bench_list);
+  rc = bench_main(argc, argv, bench_list);
 #ifdef BENCH_PERM
   perm_close();
   unlink(image);

@@ -13,7 +13,11 @@
 ** implements each with BENCHMARK_IMPL(name), and has main() call
 ** bench_main().  Command line of every bench program:
 **
-**     prog [--reps N] [--quick] [--label L] [--dir D] [--image F] [--list] [name...]
+**     prog [--reps N] [--quick] [--label L] [--dir D] [--image F]
+**          [--set KEY=VALUE]... [--list] [name...]
+**
+** --set passes a program-specific parameter, read with bench_param() or
+** bench_param_int() (e.g. --set heap_mib=1024 --set threads=4).
 **
 ** Results: one tab-separated line per measured quantity on stdout,
 **
@@ -26,7 +30,9 @@
 #ifndef PERM_BENCH_H
 #define PERM_BENCH_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +63,24 @@ static const char *bench_dir = NULL; /* scratch directory (--dir) */
 static const char *bench_image = NULL; /* an existing image (--image) */
 
 #define BENCH_MAX_SAMPLES 64
+#define BENCH_MAX_PARAMS 16
+
+static const char *bench_params[BENCH_MAX_PARAMS]; /* "key=value" */
+static int bench_nparams;
+
+/* The value of --set KEY=VALUE (the last one given), or dflt. */
+static inline const char *bench_param(const char *key, const char *dflt) {
+  size_t n = strlen(key);
+  for (int i = bench_nparams - 1; i >= 0; i--)
+    if (!strncmp(bench_params[i], key, n) && bench_params[i][n] == '=')
+      return bench_params[i] + n + 1;
+  return dflt;
+}
+
+static inline long long bench_param_int(const char *key, long long dflt) {
+  const char *v = bench_param(key, NULL);
+  return v != NULL ? strtoll(v, NULL, 0) : dflt;
+}
 
 static inline uint64_t bench_now_ns(void) {
   struct timespec ts;
@@ -129,12 +153,19 @@ static inline int bench_main(int argc, char **argv, const bench_entry_t *list) {
       bench_dir = argv[++i];
     } else if (!strcmp(a, "--image") && i + 1 < argc) {
       bench_image = argv[++i];
+    } else if (!strcmp(a, "--set") && i + 1 < argc) {
+      if (bench_nparams == BENCH_MAX_PARAMS || strchr(argv[i + 1], '=') == NULL) {
+        fprintf(stderr, "%s: --set KEY=VALUE (at most %d)\n", argv[0],
+                BENCH_MAX_PARAMS);
+        return 2;
+      }
+      bench_params[bench_nparams++] = argv[++i];
     } else if (!strcmp(a, "--list")) {
       list_only = 1;
     } else if (a[0] == '-') {
       fprintf(stderr,
               "usage: %s [--reps N] [--quick] [--label L] [--dir D] "
-              "[--image F] [--list] [benchmark...]\n",
+              "[--image F] [--set K=V] [--list] [benchmark...]\n",
               argv[0]);
       return 2;
     } else {

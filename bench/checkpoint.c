@@ -1,22 +1,15 @@
 /*
-** checkpoint.c - checkpoint and restore of a 1 GiB persistent heap, next to
-** writing and reading the same bytes with plain system calls.
+** checkpoint.c - a durable checkpoint of a 1 GiB persistent heap next to
+** writing the same bytes with plain system calls and the same commit
+** protocol.
 **
-**   perm-bench-checkpoint --dir D [--quick] [--reps N]
+**   perm-bench-checkpoint --dir D [--quick] [--reps N] [benchmark...]
 **       builds the heap (1 GiB of 1 MiB chunks of pseudo-random data plus
-**       100k small objects; 256 MiB with --quick) in the image D/heap.img,
-**       then runs checkpoint, checkpoint_async and write_fsync.  The image
-**       stays in D for the restore benchmarks.
-**   perm-bench-checkpoint --image D/heap.img restore
-**       (PERM_VERIFY=full|metadata, PERM_RESTORE=lazy|eager)
-**   perm-bench-checkpoint --image D/heap.img read_file
-**       one restore (perm_open "r+") or one read() of the whole image into
-**       fresh memory per process; bench/run.sh runs them N times, with warm
-**       and, when it may drop the page cache, cold cache.
-**
-** Restore must run this same binary: the image records the executable's
-** build-id.  The heap's layout is kept in PERM globals (the raw "persistent"
-** section) so a restore can check the data it got back, outside the timing.
+**       100k small objects; 256 MiB with --quick, or --set heap_mib=M) in
+**       the image D/heap.img, then runs the benchmarks named (default:
+**       checkpoint checkpoint_async write_big pwrite_mib) in that order.
+** With PERM_BENCH_DROP_CACHES=1 (and root) the page cache is dropped before
+** every timed write.  Restores are measured by perm-bench-pause.
 */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -30,16 +23,14 @@
 
 BENCHMARK_DECLARE(checkpoint)
 BENCHMARK_DECLARE(checkpoint_async)
-BENCHMARK_DECLARE(write_fsync)
-BENCHMARK_DECLARE(restore)
-BENCHMARK_DECLARE(read_file)
+BENCHMARK_DECLARE(write_big)
+BENCHMARK_DECLARE(pwrite_mib)
 
 BENCHMARK_LIST_START
   BENCHMARK_ENTRY(checkpoint)
   BENCHMARK_ENTRY(checkpoint_async)
-  BENCHMARK_ENTRY(write_fsync)
-  BENCHMARK_ENTRY_NAMED(restore)
-  BENCHMARK_ENTRY_NAMED(read_file)
+  BENCHMARK_ENTRY(write_big)
+  BENCHMARK_ENTRY(pwrite_mib)
 BENCHMARK_LIST_END
 
 #define CK_CHUNK (1u << 20)
@@ -100,7 +91,7 @@ static int ck_setup(void) {
     return 1;
   }
   uint64_t t0 = bench_now_ns();
-  ck_nchunks = bench_quick ? 256 : 1024;
+  ck_nchunks = (size_t)bench_param_int("heap_mib", bench_quick ? 256 : 1024);
   ck_chunks = malloc(ck_nchunks * sizeof *ck_chunks);
   if (ck_chunks == NULL)
     return bench_fail("setup", "malloc failed");
@@ -226,106 +217,91 @@ BENCHMARK_IMPL(checkpoint_async) {
 }
 
 /*
-** The heap's chunks with write() and fsync(), committed as a checkpoint
-** commits its image: NAME.tmp written and fsync'ed, renamed over NAME (which
-** frees the previous file), the directory fsync'ed.  Same bytes, same file
-** life cycle, so the difference to "checkpoint" is PERM's own work.
+** The raw writers: the heap's bytes with write() or pwrite() and fsync(),
+** committed as a checkpoint commits its image: NAME.tmp written and
+** fsync'ed, renamed over NAME (which frees the previous file), the directory
+** fsync'ed.  Same bytes, same file life cycle, so the difference to
+** "checkpoint" is PERM's own work.
+**   write_big   one contiguous copy of the chunks (made once, untimed),
+**               written by write() calls as large as the kernel takes;
+**   pwrite_mib  one pwrite() per 1 MiB chunk, from the heap, at offset
+**               i MiB.
 */
-BENCHMARK_IMPL(write_fsync) {
-  double total[BENCH_MAX_SAMPLES] = {0};
-  double wr[BENCH_MAX_SAMPLES] = {0};
-  double rate[BENCH_MAX_SAMPLES] = {0};
+static char *ck_big; /* the chunks, contiguous, outside the heap */
+
+static int ck_raw_commit(const char *name, int big, double *total, double *wr) {
   char path[4200], tmp[4300];
-  if (ck_setup() != 0)
-    return 1;
-  snprintf(path, sizeof path, "%s/write.bin", bench_dir);
+  snprintf(path, sizeof path, "%s/%s.bin", bench_dir, name);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  for (int rep = 0; rep < bench_reps; rep++) {
-    ck_drop_caches();
-    uint64_t t0 = bench_now_ns();
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return bench_fail("write_fsync", strerror(errno));
+  ck_drop_caches();
+  uint64_t t0 = bench_now_ns();
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return bench_fail(name, strerror(errno));
+  size_t len = ck_nchunks * (size_t)CK_CHUNK, done = 0;
+  if (big) {
+    while (done < len) {
+      ssize_t n = write(fd, ck_big + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return bench_fail(name, strerror(errno));
+      done += (size_t)n;
+    }
+  } else {
     for (size_t i = 0; i < ck_nchunks; i++) {
-      size_t done = 0;
+      done = 0;
       while (done < CK_CHUNK) {
-        ssize_t n = write(fd, ck_chunks[i] + done, CK_CHUNK - done);
+        ssize_t n = pwrite(fd, ck_chunks[i] + done, CK_CHUNK - done,
+                           (off_t)(i * CK_CHUNK + done));
         if (n < 0 && errno == EINTR)
           continue;
         if (n <= 0)
-          return bench_fail("write_fsync", strerror(errno));
+          return bench_fail(name, strerror(errno));
         done += (size_t)n;
       }
     }
-    uint64_t t1 = bench_now_ns();
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
-      return bench_fail("write_fsync", strerror(errno));
-    int dfd = open(bench_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0)
-      return bench_fail("write_fsync", strerror(errno));
-    close(dfd);
-    uint64_t t2 = bench_now_ns();
-    total[rep] = (double)(t2 - t0) / 1e6;
-    wr[rep] = (double)(t1 - t0) / 1e6;
+  }
+  uint64_t t1 = bench_now_ns();
+  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
+    return bench_fail(name, strerror(errno));
+  int dfd = open(bench_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) != 0)
+    return bench_fail(name, strerror(errno));
+  close(dfd);
+  uint64_t t2 = bench_now_ns();
+  *total = (double)(t2 - t0) / 1e6;
+  *wr = (double)(t1 - t0) / 1e6;
+  return 0;
+}
+
+static int ck_raw(const char *name, int big) {
+  double total[BENCH_MAX_SAMPLES] = {0};
+  double wr[BENCH_MAX_SAMPLES] = {0};
+  double rate[BENCH_MAX_SAMPLES] = {0};
+  if (ck_setup() != 0)
+    return 1;
+  if (big && ck_big == NULL) {
+    ck_big = mmap(NULL, ck_nchunks * (size_t)CK_CHUNK, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ck_big == MAP_FAILED)
+      return bench_fail(name, "mmap failed");
+    for (size_t i = 0; i < ck_nchunks; i++)
+      memcpy(ck_big + i * CK_CHUNK, ck_chunks[i], CK_CHUNK);
+  }
+  for (int rep = 0; rep < bench_reps; rep++) {
+    if (ck_raw_commit(name, big, &total[rep], &wr[rep]) != 0)
+      return 1;
     rate[rep] = (double)ck_nchunks / (total[rep] / 1e3);
   }
-  bench_report("write_fsync", "durable", "ms", total, bench_reps);
-  bench_report("write_fsync", "write_only", "ms", wr, bench_reps);
-  bench_report("write_fsync", "rate", "MiB/s", rate, bench_reps);
+  bench_report(name, "durable", "ms", total, bench_reps);
+  bench_report(name, "write_only", "ms", wr, bench_reps);
+  bench_report(name, "rate", "MiB/s", rate, bench_reps);
   return 0;
 }
 
-/*
-** One restore per process: perm_open(image, "r+") timed, then the first read
-** of every page of the heap (one word per 4 KiB page, and every small object),
-** which a lazy restore (the region mapped from the image) pays on first touch.
-*/
-BENCHMARK_IMPL(restore) {
-  if (bench_image == NULL)
-    return bench_fail("restore", "needs --image");
-  uint64_t t0 = bench_now_ns();
-  if (perm_open(bench_image, "r+") != 0)
-    return bench_fail("restore", perm_error());
-  double ms = (double)(bench_now_ns() - t0) / 1e6;
-  /* First read of every page: what a lazy restore has left to do. */
-  if (!perm_restored() || ck_chunks == NULL || ck_digest_compute() != ck_digest)
-    return bench_fail("restore", "the restored heap differs from the one written");
-  double all = (double)(bench_now_ns() - t0) / 1e6;
-  bench_report("restore", "perm_open", "ms", &ms, 1);
-  bench_report("restore", "open_and_touch", "ms", &all, 1);
-  perm_close();
-  return 0;
-}
-
-/* One read() of the whole image file into fresh anonymous memory. */
-BENCHMARK_IMPL(read_file) {
-  if (bench_image == NULL)
-    return bench_fail("read_file", "needs --image");
-  uint64_t t0 = bench_now_ns();
-  int fd = open(bench_image, O_RDONLY | O_CLOEXEC);
-  struct stat sb;
-  if (fd < 0 || fstat(fd, &sb) != 0)
-    return bench_fail("read_file", strerror(errno));
-  size_t len = (size_t)sb.st_size;
-  char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-  if (buf == MAP_FAILED)
-    return bench_fail("read_file", strerror(errno));
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = read(fd, buf + done, len - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return bench_fail("read_file", n == 0 ? "short read" : strerror(errno));
-    done += (size_t)n;
-  }
-  close(fd);
-  double ms = (double)(bench_now_ns() - t0) / 1e6;
-  munmap(buf, len);
-  bench_report("read_file", "read", "ms", &ms, 1);
-  return 0;
-}
+BENCHMARK_IMPL(write_big) { return ck_raw("write_big", 1); }
+BENCHMARK_IMPL(pwrite_mib) { return ck_raw("pwrite_mib", 0); }
 
 int main(int argc, char **argv) {
   bench_label = "perm";
