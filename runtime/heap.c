@@ -209,6 +209,14 @@ static void heap_forget_thread(void *tsd) {
 
 /*------------------------------------------------------------------ shims ---*/
 
+/* A region result (0 or -errno) as a system call returns it. */
+static int heap_sys_result(int rc) {
+  if (rc == 0)
+    return 0;
+  errno = -rc;
+  return -1;
+}
+
 void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
                       off_t off);
 void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
@@ -220,13 +228,14 @@ void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
     return MAP_FAILED;
   }
   if (flags & MAP_FIXED) {
-    /* Commit or decommit of pages jemalloc already owns. */
+    /* Commit or decommit of pages jemalloc already owns (no overcommit). */
     if (!perm__in_region(addr)) {
       errno = EINVAL;
       return MAP_FAILED;
     }
-    return mmap(addr, len, prot,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    return heap_sys_result(perm__region_protect(r, addr, len, prot)) == 0
+               ? addr
+               : MAP_FAILED;
   }
   void *p = perm__region_alloc(r, len, addr, prot);
   return p == NULL ? MAP_FAILED : p;
@@ -238,13 +247,13 @@ int permje_sys_munmap(void *addr, size_t len) {
     errno = EINVAL;
     return -1;
   }
-  return perm__region_release(&perm__saved.region, addr, len);
+  return heap_sys_result(perm__region_release(&perm__saved.region, addr, len));
 }
 
 int permje_sys_madvise(void *addr, size_t len, int advice);
 int permje_sys_madvise(void *addr, size_t len, int advice) {
   if (advice == MADV_DONTNEED && perm__in_region(addr))
-    return perm__region_purge(&perm__saved.region, addr, len);
+    return heap_sys_result(perm__region_purge(&perm__saved.region, addr, len));
   if (advice == MADV_FREE) {
     /* Lazily freed pages keep stale bytes that images would save. */
     errno = EINVAL;
@@ -255,7 +264,10 @@ int permje_sys_madvise(void *addr, size_t len, int advice) {
 
 int permje_sys_mprotect(void *addr, size_t len, int prot);
 int permje_sys_mprotect(void *addr, size_t len, int prot) {
-  return mprotect(addr, len, prot);
+  if (!perm__in_region(addr))
+    return mprotect(addr, len, prot);
+  return heap_sys_result(
+      perm__region_protect(&perm__saved.region, addr, len, prot));
 }
 
 void *permje_sys_sbrk(intptr_t increment);
@@ -467,10 +479,10 @@ int perm__heap_rollback_end(void) {
   if (heap.rollback_tsd != NULL)
     permje_tsd_state_set(heap.rollback_tsd, TSD_STATE_UNINITIALIZED);
   heap.rollback_tsd = NULL;
-  perm__region_lock_reinit(&perm__saved.region);
+  int rc = perm__region_rearm(&perm__saved.region);
   pthread_mutex_unlock(&heap.threads_lock);
   heap_rearm_all_decay();
-  return 0;
+  return rc;
 }
 
 /*------------------------------------------------------------ life cycle ---*/
@@ -538,14 +550,16 @@ static void heap_rearm_all_decay(void) {
 int perm__heap_rearm(void) {
   perm__heap_install_atfork();
   heap_gate_membarrier_register();
-  perm__region_lock_reinit(&perm__saved.region);
+  int rc = perm__region_rearm(&perm__saved.region);
+  if (rc != 0)
+    return rc;
   perm__dispatch.lo = perm__saved.region.base;
   perm__dispatch.hi = perm__saved.region.base + perm__saved.region.capacity;
   /* The key of the process that wrote the image means nothing here. */
   if (pthread_key_create(&permje_tsd_tsd, heap_tsd_destructor) != 0)
     return perm__errorf(EAGAIN, "cannot create the allocator's thread key");
   heap.ready = 1;
-  int rc = heap_check_version();
+  rc = heap_check_version();
   if (rc != 0)
     return rc;
   heap_rearm_all_decay();
