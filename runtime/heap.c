@@ -57,14 +57,49 @@ extern char permje_arena_emap_global[];
 
 /*
 ** jemalloc options.  No background threads, no per-CPU arenas, no THP for
-** metadata: none of them survive a restore.  retain keeps jemalloc from
-** unmapping (the region is reused through its own free list anyway), and
-** dss is off so all memory comes through the mmap shim.
+** metadata: none of them survive a restore.  dss is off so all memory comes
+** through the mmap shim.
+**
+** retain is off: jemalloc gives freed address space back to the region
+** (munmap, after its decay time) instead of keeping it per arena.  With
+** retain on, it grows by ever larger mappings (2, 2.5, 3 ... 12 MiB) that it
+** never merges or returns: their tails are lost to requests bigger than what
+** is left, and one arena's freed memory stays out of reach of the others.
+** With it off the region is the only keeper of free address space: it
+** coalesces, and any arena can use any free byte.
+**
+** Each arena costs at least a 2 MiB block of metadata address space, and
+** holds freed pages for itself until they decay: narenas is one per 128 MiB
+** of region (jemalloc's default, 4 per CPU, from 1 GiB on 2 CPUs), and the
+** dedicated arena for allocations of 8 MiB or more only from 1 GiB up.
 */
-static const char heap_conf[] =
-    "abort_conf:true,dss:disabled,background_thread:false,"
-    "percpu_arena:disabled,metadata_thp:disabled,retain:true,"
-    "muzzy_decay_ms:0";
+#define HEAP_CONF_BASE                                                         \
+  "abort_conf:true,dss:disabled,background_thread:false,"                      \
+  "percpu_arena:disabled,metadata_thp:disabled,retain:false,"                  \
+  "muzzy_decay_ms:0"
+#define HEAP_ARENA_SPAN (128ull << 20) /* region bytes per arena */
+#define HEAP_OVERSIZE_MIN (1ull << 30) /* smallest region with a huge arena */
+
+static unsigned heap_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+/* The options of a new heap in a region of capacity bytes, in buf. */
+static const char *heap_conf_for(uint64_t capacity, char *buf, size_t size) {
+  unsigned cpus = heap_cpus();
+  uint64_t narenas = capacity / HEAP_ARENA_SPAN, most = cpus > 1 ? 4 * cpus : 1;
+  if (narenas < 1)
+    narenas = 1;
+  if (narenas > most)
+    narenas = most;
+  snprintf(buf, size, "%s,narenas:%u%s", HEAP_CONF_BASE, (unsigned)narenas,
+           capacity < HEAP_OVERSIZE_MIN ? ",oversize_threshold:0" : "");
+  return buf;
+}
 
 #define HEAP_JEMALLOC_VERSION                                                  \
   "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
@@ -83,6 +118,7 @@ typedef struct heap_s {
   pthread_key_t
       rollback_key;   /* this process's tsd key, kept across a rollback */
   void *rollback_tsd; /* the rolling-back thread's tsd */
+  char conf[256];     /* jemalloc's options, read while it boots */
 } heap_t;
 
 static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
@@ -515,7 +551,7 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   perm__saved.magic = PERM_SAVED_MAGIC;
   perm__saved.generation = 0;
   perm__saved.rtree_lock = 0;
-  permje_malloc_conf = heap_conf;
+  permje_malloc_conf = heap_conf_for(capacity, heap.conf, sizeof heap.conf);
   heap.creating = 1;
   rc = heap_check_version(); /* the first call boots the instance */
   heap.creating = 0;
