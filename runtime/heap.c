@@ -273,6 +273,7 @@ void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
                ? addr
                : MAP_FAILED;
   }
+  /* Refusals are silent: see perm__heap_out_of_memory. */
   void *p = perm__region_alloc(r, len, addr, prot);
   return p == NULL ? MAP_FAILED : p;
 }
@@ -519,6 +520,42 @@ int perm__heap_rollback_end(void) {
   pthread_mutex_unlock(&heap.threads_lock);
   heap_rearm_all_decay();
   return rc;
+}
+
+/*---------------------------------------------------------- out of memory ---*/
+
+/*
+** jemalloc returned NULL for bytes.  What is missing may be pages that
+** arenas freed but still hold until their decay time: they give them all
+** back to the region.  Returns 1 when that freed something, so a second try
+** can succeed.
+*/
+int perm__heap_reclaim(size_t bytes) {
+  perm_region_t *r = &perm__saved.region;
+  if (!heap.ready || bytes > r->capacity)
+    return 0;
+  uint64_t before = perm__region_available(r);
+  perm_thread_t *t = perm__heap_enter();
+  permje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* all arenas */
+  perm__heap_leave(t);
+  return perm__region_available(r) > before;
+}
+
+/* The request truly does not fit: malloc's answer, and one message. */
+void perm__heap_out_of_memory(size_t bytes) {
+  if (perm__verbose_enabled() && heap.ready) {
+    perm_region_t *r = &perm__saved.region;
+    uint64_t allocated, active, resident, mapped;
+    perm__heap_stats(&allocated, &active, &resident, &mapped);
+    uint64_t used = r->capacity - perm__region_available(r);
+    perm__verbose("out of persistent memory: cannot allocate %zu bytes; "
+                  "%.1f of the region's %.1f MiB are in use, %.1f MiB by "
+                  "live blocks (README.PERM, section 9: raise PERM_SIZE)",
+                  bytes, (double)used / 1048576.0,
+                  (double)r->capacity / 1048576.0,
+                  (double)allocated / 1048576.0);
+  }
+  errno = ENOMEM;
 }
 
 /*------------------------------------------------------------ life cycle ---*/

@@ -117,6 +117,13 @@ PERM_HIDDEN void perm__heap_flush_thread_cache(void);
 PERM_HIDDEN int perm__heap_stats(uint64_t *allocated, uint64_t *active,
                                  uint64_t *resident, uint64_t *mapped);
 
+/*
+** The malloc wrappers got NULL: reclaim gives back the pages arenas hold
+** (1: try again), out_of_memory sets ENOMEM and says so under PERM_VERBOSE.
+*/
+PERM_HIDDEN int perm__heap_reclaim(size_t bytes);
+PERM_HIDDEN void perm__heap_out_of_memory(size_t bytes);
+
 /* Fork protocol (checkpoint.c): mark the next fork as a checkpoint's. */
 PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on);
 /* In the checkpoint child: flush the last tcache, purge, forget the thread. */
