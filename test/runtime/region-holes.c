@@ -3,8 +3,9 @@
 // restores.  2048 blocks of 16 KiB (each its own mapping); every other one is
 // freed and the arenas give the pages back to the region (an allocation too
 // big for the region makes them purge before it fails), which leaves 1024
-// holes; the blocks are allocated again, into the holes, and every block is
-// verified, in this process and in the next ones.
+// holes; the blocks are allocated again with calloc, into the holes, which
+// must read as zero (jemalloc does not clear memory it has just mapped), and
+// every block is verified, in this process and in the next ones.
 //
 // RUN: %clang %cflags %s %ldflags -o %t.exe
 // RUN: rm -rf %t.d && mkdir -p %t.d
@@ -28,9 +29,13 @@
 static unsigned char **blocks; /* in the persistent heap */
 static uint64_t saved_allocated;
 
+/* calloc: memory the region hands out again must read as zero. */
 static void fill_block(size_t i) {
-  blocks[i] = malloc(BLOCK);
-  check(blocks[i] != NULL, "malloc of block %zu: %s", i, strerror(errno));
+  blocks[i] = calloc(1, BLOCK);
+  check(blocks[i] != NULL, "calloc of block %zu: %s", i, strerror(errno));
+  for (size_t j = 0; j < BLOCK; j++)
+    check(blocks[i][j] == 0, "block %zu from calloc has a byte %#x at %zu", i,
+          blocks[i][j], j);
   zdtm_fill(blocks[i], BLOCK, (uint64_t)blocks[i]);
 }
 
