@@ -59,14 +59,49 @@ extern char permje_arena_emap_global[];
 
 /*
 ** jemalloc options.  No background threads, no per-CPU arenas, no THP for
-** metadata: none of them survive a restore.  retain keeps jemalloc from
-** unmapping (the region is reused through its own free list anyway), and
-** dss is off so all memory comes through the mmap shim.
+** metadata: none of them survive a restore.  dss is off so all memory comes
+** through the mmap shim.
+**
+** retain is off: jemalloc gives freed address space back to the region
+** (munmap, after its decay time) instead of keeping it per arena.  With
+** retain on, it grows by ever larger mappings (2, 2.5, 3 ... 12 MiB) that it
+** never merges or returns: their tails are lost to requests bigger than what
+** is left, and one arena's freed memory stays out of reach of the others.
+** With it off the region is the only keeper of free address space: it
+** coalesces, and any arena can use any free byte.
+**
+** Each arena costs at least a 2 MiB block of metadata address space, and
+** holds freed pages for itself until they decay: narenas is one per 128 MiB
+** of region (jemalloc's default, 4 per CPU, from 1 GiB on 2 CPUs), and the
+** dedicated arena for allocations of 8 MiB or more only from 1 GiB up.
 */
-static const char heap_conf[] =
-    "abort_conf:true,dss:disabled,background_thread:false,"
-    "percpu_arena:disabled,metadata_thp:disabled,retain:true,"
-    "muzzy_decay_ms:0";
+#define HEAP_CONF_BASE                                                         \
+  "abort_conf:true,dss:disabled,background_thread:false,"                      \
+  "percpu_arena:disabled,metadata_thp:disabled,retain:false,"                  \
+  "muzzy_decay_ms:0"
+#define HEAP_ARENA_SPAN (128ull << 20) /* region bytes per arena */
+#define HEAP_OVERSIZE_MIN (1ull << 30) /* smallest region with a huge arena */
+
+static unsigned heap_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+/* The options of a new heap in a region of capacity bytes, in buf. */
+static const char *heap_conf_for(uint64_t capacity, char *buf, size_t size) {
+  unsigned cpus = heap_cpus();
+  uint64_t narenas = capacity / HEAP_ARENA_SPAN, most = cpus > 1 ? 4 * cpus : 1;
+  if (narenas < 1)
+    narenas = 1;
+  if (narenas > most)
+    narenas = most;
+  snprintf(buf, size, "%s,narenas:%u%s", HEAP_CONF_BASE, (unsigned)narenas,
+           capacity < HEAP_OVERSIZE_MIN ? ",oversize_threshold:0" : "");
+  return buf;
+}
 
 #define HEAP_JEMALLOC_VERSION                                                  \
   "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
@@ -87,6 +122,7 @@ typedef struct heap_s {
   pthread_key_t
       rollback_key;   /* this process's tsd key, kept across a rollback */
   void *rollback_tsd; /* the rolling-back thread's tsd */
+  char conf[256];     /* jemalloc's options, read while it boots */
 } heap_t;
 
 static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
@@ -213,6 +249,14 @@ static void heap_forget_thread(void *tsd) {
 
 /*------------------------------------------------------------------ shims ---*/
 
+/* A region result (0 or -errno) as a system call returns it. */
+static int heap_sys_result(int rc) {
+  if (rc == 0)
+    return 0;
+  errno = -rc;
+  return -1;
+}
+
 void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
                       off_t off);
 void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
@@ -224,18 +268,16 @@ void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
     return MAP_FAILED;
   }
   if (flags & MAP_FIXED) {
-    /* Commit or decommit of pages jemalloc already owns. */
+    /* Commit or decommit of pages jemalloc already owns (no overcommit). */
     if (!perm__in_region(addr)) {
       errno = EINVAL;
       return MAP_FAILED;
     }
-    void *p = mmap(addr, len, prot,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-                   0);
-    if (p != MAP_FAILED)
-      perm__track_note((uint64_t)addr, len, 1);
-    return p;
+    return heap_sys_result(perm__region_protect(r, addr, len, prot)) == 0
+               ? addr
+               : MAP_FAILED;
   }
+  /* Refusals are silent: see perm__heap_out_of_memory. */
   void *p = perm__region_alloc(r, len, addr, prot);
   return p == NULL ? MAP_FAILED : p;
 }
@@ -246,13 +288,13 @@ int permje_sys_munmap(void *addr, size_t len) {
     errno = EINVAL;
     return -1;
   }
-  return perm__region_release(&perm__saved.region, addr, len);
+  return heap_sys_result(perm__region_release(&perm__saved.region, addr, len));
 }
 
 int permje_sys_madvise(void *addr, size_t len, int advice);
 int permje_sys_madvise(void *addr, size_t len, int advice) {
   if (advice == MADV_DONTNEED && perm__in_region(addr))
-    return perm__region_purge(&perm__saved.region, addr, len);
+    return heap_sys_result(perm__region_purge(&perm__saved.region, addr, len));
   if (advice == MADV_FREE) {
     /* Lazily freed pages keep stale bytes that images would save. */
     errno = EINVAL;
@@ -263,7 +305,10 @@ int permje_sys_madvise(void *addr, size_t len, int advice) {
 
 int permje_sys_mprotect(void *addr, size_t len, int prot);
 int permje_sys_mprotect(void *addr, size_t len, int prot) {
-  return mprotect(addr, len, prot);
+  if (!perm__in_region(addr))
+    return mprotect(addr, len, prot);
+  return heap_sys_result(
+      perm__region_protect(&perm__saved.region, addr, len, prot));
 }
 
 void *permje_sys_sbrk(intptr_t increment);
@@ -483,10 +528,46 @@ int perm__heap_rollback_end(void) {
   if (heap.rollback_tsd != NULL)
     permje_tsd_state_set(heap.rollback_tsd, TSD_STATE_UNINITIALIZED);
   heap.rollback_tsd = NULL;
-  perm__region_lock_reinit(&perm__saved.region);
+  int rc = perm__region_rearm(&perm__saved.region);
   pthread_mutex_unlock(&heap.threads_lock);
   heap_rearm_all_decay();
-  return 0;
+  return rc;
+}
+
+/*---------------------------------------------------------- out of memory ---*/
+
+/*
+** jemalloc returned NULL for bytes.  What is missing may be pages that
+** arenas freed but still hold until their decay time: they give them all
+** back to the region.  Returns 1 when that freed something, so a second try
+** can succeed.
+*/
+int perm__heap_reclaim(size_t bytes) {
+  perm_region_t *r = &perm__saved.region;
+  if (!heap.ready || bytes > r->capacity)
+    return 0;
+  uint64_t before = perm__region_available(r);
+  perm_thread_t *t = perm__heap_enter();
+  permje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* all arenas */
+  perm__heap_leave(t);
+  return perm__region_available(r) > before;
+}
+
+/* The request truly does not fit: malloc's answer, and one message. */
+void perm__heap_out_of_memory(size_t bytes) {
+  if (perm__verbose_enabled() && heap.ready) {
+    perm_region_t *r = &perm__saved.region;
+    uint64_t allocated, active, resident, mapped;
+    perm__heap_stats(&allocated, &active, &resident, &mapped);
+    uint64_t used = r->capacity - perm__region_available(r);
+    perm__verbose("out of persistent memory: cannot allocate %zu bytes; "
+                  "%.1f of the region's %.1f MiB are in use, %.1f MiB by "
+                  "live blocks (README.PERM, section 9: raise PERM_SIZE)",
+                  bytes, (double)used / 1048576.0,
+                  (double)r->capacity / 1048576.0,
+                  (double)allocated / 1048576.0);
+  }
+  errno = ENOMEM;
 }
 
 /*------------------------------------------------------------ life cycle ---*/
@@ -528,7 +609,7 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   perm__saved.generation = 0;
   perm__saved.heap_id = heap_new_id();
   perm__saved.rtree_lock = 0;
-  permje_malloc_conf = heap_conf;
+  permje_malloc_conf = heap_conf_for(capacity, heap.conf, sizeof heap.conf);
   heap.creating = 1;
   rc = heap_check_version(); /* the first call boots the instance */
   heap.creating = 0;
@@ -563,14 +644,16 @@ static void heap_rearm_all_decay(void) {
 int perm__heap_rearm(void) {
   perm__heap_install_atfork();
   heap_gate_membarrier_register();
-  perm__region_lock_reinit(&perm__saved.region);
+  int rc = perm__region_rearm(&perm__saved.region);
+  if (rc != 0)
+    return rc;
   perm__dispatch.lo = perm__saved.region.base;
   perm__dispatch.hi = perm__saved.region.base + perm__saved.region.capacity;
   /* The key of the process that wrote the image means nothing here. */
   if (pthread_key_create(&permje_tsd_tsd, heap_tsd_destructor) != 0)
     return perm__errorf(EAGAIN, "cannot create the allocator's thread key");
   heap.ready = 1;
-  int rc = heap_check_version();
+  rc = heap_check_version();
   if (rc != 0)
     return rc;
   heap_rearm_all_decay();

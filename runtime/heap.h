@@ -118,6 +118,13 @@ PERM_HIDDEN int perm__heap_stats(uint64_t *allocated, uint64_t *active,
                                  uint64_t *resident, uint64_t *mapped);
 
 /*
+** The malloc wrappers got NULL: reclaim gives back the pages arenas hold
+** (1: try again), out_of_memory sets ENOMEM and says so under PERM_VERBOSE.
+*/
+PERM_HIDDEN int perm__heap_reclaim(size_t bytes);
+PERM_HIDDEN void perm__heap_out_of_memory(size_t bytes);
+
+/*
 ** Fork protocol (checkpoint.c): mark the next fork as a checkpoint's, and
 ** have at_fork(arg) called at its instant, once no thread is inside the
 ** allocator and its locks are held (NULL: nothing to call).

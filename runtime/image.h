@@ -162,6 +162,7 @@ typedef struct perm_image_view_s {
   perm_image_state_view_t state[PERM_STATE_COUNT];
   perm_image_piece_t state_v1_piece[PERM_STATE_COUNT]; /* version 1: all */
   perm_saved_t *saved; /* the runtime state section, when it was checked */
+  int saved_free_in_region; /* its free list is region data (chain checks) */
 } perm_image_view_t;
 
 /*
@@ -174,6 +175,12 @@ typedef struct perm_image_view_s {
 PERM_HIDDEN int perm__image_view_open(perm_image_view_t *v, const char *path,
                                       unsigned flags,
                                       const perm_image_hooks_t *hooks);
+/*
+** The runtime state's free list (free[0, nfree)) against the header and the
+** runs: sorted, page-aligned, below the top, the runs its complement.
+*/
+PERM_HIDDEN int perm__image_check_free_list(perm_image_view_t *v,
+                                            const perm_region_run_t *free);
 /* Verifies every present extent's checksum (PERM_VALIDATE_DATA later). */
 PERM_HIDDEN int perm__image_view_verify_data(perm_image_view_t *v);
 PERM_HIDDEN void perm__image_view_close(perm_image_view_t *v);

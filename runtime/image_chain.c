@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "image.h"
+#include "sys.h"
 
 typedef struct chain_list_s {
   perm_chain_piece_t *v;
@@ -202,6 +203,47 @@ static int chain_check_link(const perm_image_view_t *child,
                       parent->img.path, what, p->generation, child->img.path);
 }
 
+/*
+** [addr, addr+len) of the newest generation's region data into buf: zeros
+** where no piece holds data.
+*/
+static int chain_read(const perm_chain_t *c, uint64_t addr, uint64_t len,
+                      void *buf) {
+  memset(buf, 0, len);
+  for (size_t i = 0; i < c->nmap; i++) {
+    const perm_chain_piece_t *p = &c->map[i];
+    uint64_t lo = p->addr > addr ? p->addr : addr;
+    uint64_t hi = p->addr + p->length < addr + len ? p->addr + p->length
+                                                   : addr + len;
+    if (hi <= lo)
+      continue;
+    int rc = perm__sys_pread_all(c->views[p->image].img.fd,
+                                 (char *)buf + (lo - addr), hi - lo,
+                                 (off_t)(p->file_offset + (lo - p->addr)));
+    if (rc != 0)
+      return perm__errorf(-rc, "cannot read region data of '%s': %s",
+                          c->views[p->image].img.path, strerror(-rc));
+  }
+  return 0;
+}
+
+/* A free list that outgrew the runtime state is region data: check it. */
+static int chain_check_free_list(perm_chain_t *c) {
+  perm_image_view_t *v = &c->views[0];
+  if (v->saved == NULL || !v->saved_free_in_region)
+    return 0;
+  const perm_region_t *r = &v->saved->region;
+  size_t len = (size_t)r->nfree * sizeof(perm_region_run_t);
+  perm_region_run_t *free = perm__tmalloc(len ? len : 1);
+  if (free == NULL)
+    return perm__errorf(ENOMEM, "out of memory reading '%s'", v->img.path);
+  int rc = chain_read(c, (uint64_t)(uintptr_t)r->free, len, free);
+  if (rc == 0)
+    rc = perm__image_check_free_list(v, free);
+  perm__tfree(free);
+  return rc;
+}
+
 void perm__chain_close(perm_chain_t *c) {
   for (uint32_t i = 0; i < c->n; i++)
     perm__image_view_close(&c->views[i]);
@@ -276,5 +318,5 @@ int perm__chain_open(perm_chain_t *c, const char *path, unsigned flags,
   c->nmap = map.n;
   for (size_t i = 0; i < map.n; i++)
     c->map_bytes += map.v[i].length;
-  return 0;
+  return chain_check_free_list(c);
 }

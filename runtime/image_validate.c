@@ -776,35 +776,64 @@ static int validate_saved(perm_image_view_t *v) {
     p = "its region is not the header's";
   else if (st->generation != h->generation || st->heap_id != h->heap_id)
     p = "its generation or heap is not the header's";
-  else if (r->nfree > PERM_REGION_MAX_FREE)
-    p = "its free list counts more entries than it has";
   else if (st->rtree_lock != 0 &&
            !validate_in_state(v, PERM_STATE_JEMALLOC_BSS, st->rtree_lock,
                               sizeof(pthread_mutex_t)) &&
            !validate_in_state(v, PERM_STATE_JEMALLOC_DATA, st->rtree_lock,
                               sizeof(pthread_mutex_t)))
     p = "it points outside the allocator's state";
-  if (p == NULL) {
-    uint64_t at = 0;
-    for (uint32_t i = 0; i < r->nfree && p == NULL; i++) {
-      const perm_region_run_t *f = &r->free[i];
-      if (f->len == 0 || f->off % h->page_size || f->len % h->page_size ||
-          f->off < at || f->off > r->top || f->len > r->top - f->off)
-        p = "its free list is not sorted, page-aligned runs below the top";
-      at = f->off + f->len;
-    }
+  uint64_t inline_addr = s->addr + offsetof(perm_saved_t, region.free_inline);
+  v->saved_free_in_region = 0;
+  if (p == NULL && r->nfree > r->free_cap)
+    p = "its free list counts more entries than it has room for";
+  else if (p == NULL && (uint64_t)(uintptr_t)r->free == inline_addr) {
+    if (r->free_cap != PERM_REGION_INLINE_FREE || r->free_run_len != 0)
+      p = "its free list's room does not match its place";
+  } else if (p == NULL) {
+    /* A list that outgrew the state lives in a run of the region. */
+    uint64_t lo = (uint64_t)(uintptr_t)r->free, len = r->free_run_len;
+    if (len == 0 || len % h->page_size || lo % h->page_size ||
+        lo < h->region_base || len > h->region_top ||
+        lo - h->region_base > h->region_top - len ||
+        (uint64_t)r->free_cap * sizeof(perm_region_run_t) > len)
+      p = "its free list lies outside the region";
+    else
+      v->saved_free_in_region = 1;
   }
   if (p != NULL)
     return validate_problem(v, "%s of the image '%s' is malformed: %s"
                                VALIDATE_FIX,
                             name, v->img.path, p);
+  if (v->saved_free_in_region)
+    return 0; /* its entries are region data: perm__chain_open checks them */
+  return perm__image_check_free_list(v, r->free_inline);
+}
+
+int perm__image_check_free_list(perm_image_view_t *v,
+                                const perm_region_run_t *free) {
+  const perm_image_header_t *h = &v->img.hdr;
+  const perm_region_t *r = &v->saved->region;
+  const char *name =
+      perm__image_block_name(PERM_BLOCK_STATE, PERM_STATE_RUNTIME);
+  uint64_t at = 0;
+  for (uint32_t i = 0; i < r->nfree; i++) {
+    const perm_region_run_t *f = &free[i];
+    if (f->len == 0 || f->off % h->page_size || f->len % h->page_size ||
+        f->off < at || f->off > r->top || f->len > r->top - f->off)
+      return validate_problem(v,
+                              "%s of the image '%s' is malformed: its free "
+                              "list is not sorted, page-aligned runs below "
+                              "the top (entry %" PRIu32 ")" VALIDATE_FIX,
+                              name, v->img.path, i);
+    at = f->off + f->len;
+  }
   if (v->runs == NULL)
     return 0;
   /* The runs are what the free list leaves of [0, top), in order. */
   uint32_t k = 0;
   uint64_t off = 0;
   for (uint32_t i = 0; i <= r->nfree; i++) {
-    uint64_t end = i < r->nfree ? r->free[i].off : r->top;
+    uint64_t end = i < r->nfree ? free[i].off : r->top;
     if (end > off) {
       if (k >= v->nruns || v->runs[k].addr != h->region_base + off ||
           v->runs[k].length != end - off)
@@ -816,7 +845,7 @@ static int validate_saved(perm_image_view_t *v) {
       k++;
     }
     if (i < r->nfree)
-      off = r->free[i].off + r->free[i].len;
+      off = free[i].off + free[i].len;
   }
   if (k != v->nruns)
     return validate_problem(v,

@@ -47,6 +47,31 @@ extern void *__libc_pvalloc(size_t);
     r_;                                                                        \
   })
 
+/*
+** A persistent allocation of bytes.  NULL with ENOMEM is not the answer yet:
+** arenas may hold freed pages that another arena needs (perm__heap_reclaim
+** gives them back, then it is tried once more); what still fails is a
+** request that does not fit, reported once under PERM_VERBOSE.  The region
+** itself stays silent: jemalloc asks it for more than it needs, and copes.
+*/
+#define PERSISTENT(call, bytes)                                                \
+  __extension__({                                                              \
+    void *p_ = GATED(void *, call);                                            \
+    if (__builtin_expect(p_ == NULL, 0) && errno == ENOMEM) {                  \
+      if (perm__heap_reclaim(bytes))                                           \
+        p_ = GATED(void *, call);                                              \
+      if (p_ == NULL && errno == ENOMEM)                                       \
+        perm__heap_out_of_memory(bytes);                                       \
+    }                                                                          \
+    p_;                                                                        \
+  })
+
+/* n * size, or SIZE_MAX when that overflows (a request nothing can meet). */
+static size_t interpose_bytes(size_t n, size_t size) {
+  size_t bytes;
+  return __builtin_mul_overflow(n, size, &bytes) ? SIZE_MAX : bytes;
+}
+
 static void gated_free(void *ptr) {
   if (__builtin_expect(perm__gate_open_fast(), 1)) {
     permje_free(ptr);
@@ -133,7 +158,7 @@ static size_t libc_usable_size(void *p) {
 }
 
 PERM_EXPORT void *malloc(size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_malloc(size))
+  return interpose_persistent() ? PERSISTENT(permje_malloc(size), size)
                                 : __libc_malloc(size);
 }
 
@@ -145,16 +170,20 @@ PERM_EXPORT void free(void *ptr) {
 }
 
 PERM_EXPORT void *calloc(size_t n, size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_calloc(n, size))
-                                : __libc_calloc(n, size);
+  return interpose_persistent()
+             ? PERSISTENT(permje_calloc(n, size), interpose_bytes(n, size))
+             : __libc_calloc(n, size);
 }
 
 PERM_EXPORT void *realloc(void *ptr, size_t size) {
   if (ptr == NULL)
-    return interpose_persistent() ? GATED(void *, permje_malloc(size))
+    return interpose_persistent() ? PERSISTENT(permje_malloc(size), size)
                                   : __libc_malloc(size);
-  return perm__in_region(ptr) ? GATED(void *, permje_realloc(ptr, size))
-                              : __libc_realloc(ptr, size);
+  if (!perm__in_region(ptr))
+    return __libc_realloc(ptr, size);
+  /* realloc(p, 0) frees p: its NULL is no failure, and must not be retried. */
+  return size == 0 ? GATED(void *, permje_realloc(ptr, size))
+                   : PERSISTENT(permje_realloc(ptr, size), size);
 }
 
 PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
@@ -167,8 +196,16 @@ PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
 }
 
 PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
-  if (interpose_persistent())
-    return GATED(int, permje_posix_memalign(out, align, size));
+  if (interpose_persistent()) {
+    int rc = GATED(int, permje_posix_memalign(out, align, size));
+    if (__builtin_expect(rc == ENOMEM, 0)) {
+      if (perm__heap_reclaim(size))
+        rc = GATED(int, permje_posix_memalign(out, align, size));
+      if (rc == ENOMEM)
+        perm__heap_out_of_memory(size);
+    }
+    return rc;
+  }
   if (align < sizeof(void *) || (align & (align - 1)) != 0)
     return EINVAL;
   void *p = __libc_memalign(align, size);
@@ -180,17 +217,17 @@ PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 
 PERM_EXPORT void *aligned_alloc(size_t align, size_t size) {
   return interpose_persistent()
-             ? GATED(void *, permje_aligned_alloc(align, size))
+             ? PERSISTENT(permje_aligned_alloc(align, size), size)
              : __libc_memalign(align, size);
 }
 
 PERM_EXPORT void *memalign(size_t align, size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_memalign(align, size))
+  return interpose_persistent() ? PERSISTENT(permje_memalign(align, size), size)
                                 : __libc_memalign(align, size);
 }
 
 PERM_EXPORT void *valloc(size_t size) {
-  return interpose_persistent() ? GATED(void *, permje_valloc(size))
+  return interpose_persistent() ? PERSISTENT(permje_valloc(size), size)
                                 : __libc_valloc(size);
 }
 
@@ -198,8 +235,8 @@ PERM_EXPORT void *pvalloc(size_t size) {
   if (!interpose_persistent())
     return __libc_pvalloc(size);
   size_t page = perm__page_size();
-  return GATED(void *, permje_valloc(
-                           size == 0 ? page : (size + page - 1) & ~(page - 1)));
+  size_t bytes = size == 0 ? page : (size + page - 1) & ~(page - 1);
+  return PERSISTENT(permje_valloc(bytes), bytes);
 }
 
 PERM_EXPORT size_t malloc_usable_size(void *ptr) {
@@ -216,7 +253,7 @@ PERM_EXPORT void *perm_malloc(size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return GATED(void *, permje_malloc(size));
+  return PERSISTENT(permje_malloc(size), size);
 }
 
 PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
@@ -224,7 +261,7 @@ PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return GATED(void *, permje_calloc(n, size));
+  return PERSISTENT(permje_calloc(n, size), interpose_bytes(n, size));
 }
 
 PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
@@ -234,7 +271,9 @@ PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return GATED(void *, permje_realloc(ptr, size));
+  if (ptr != NULL && size == 0)
+    return GATED(void *, permje_realloc(ptr, size)); /* a free */
+  return PERSISTENT(permje_realloc(ptr, size), size);
 }
 
 PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
@@ -242,7 +281,7 @@ PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return GATED(void *, permje_aligned_alloc(align, size));
+  return PERSISTENT(permje_aligned_alloc(align, size), size);
 }
 
 PERM_EXPORT void perm_free(void *ptr) { free(ptr); }
