@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -50,6 +51,7 @@ extern void permje_arena_cleanup(void *tsd);
 extern void permje_iarena_cleanup(void *tsd);
 extern void permje_tsd_cleanup(void *tsd);
 extern void permje_tsd_state_set(void *tsd, uint8_t state);
+extern bool permje_opt_cache_oblivious;
 extern pthread_key_t permje_tsd_tsd;
 extern const char *permje_malloc_conf;
 extern char permje_arena_emap_global[];
@@ -610,6 +612,13 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   perm__saved.heap_id = heap_new_id();
   perm__saved.rtree_lock = 0;
   permje_malloc_conf = heap_conf_for(capacity, heap.conf, sizeof heap.conf);
+  /*
+  ** No padding page in front of large blocks: it randomises cache-line
+  ** placement, and costs a page per block, so a 4 MiB block would not fit
+  ** a 4 MiB piece of the region.  5.3.0 reads it at boot but has no
+  ** option for it (5.3.1 added one); it then lives in the saved state.
+  */
+  permje_opt_cache_oblivious = false;
   heap.creating = 1;
   rc = heap_check_version(); /* the first call boots the instance */
   heap.creating = 0;
