@@ -91,6 +91,8 @@ typedef struct perm_stats_s {
   uint64_t chain_length;       /* images the last one needs, itself included */
   int last_incremental;        /* 1 when the last image was a delta */
   int tracking;                /* 1 when writes are tracked for deltas */
+  int last_threads_waited;     /* threads the last checkpoint's fork found
+                                  inside the allocator and waited for */
 } perm_stats_t;
 
 int perm_stats(perm_stats_t *stats);

@@ -83,6 +83,7 @@ typedef struct api_s {
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
   uint64_t last_dirtied, last_data;
   int last_delta;
+  int last_threads_waited;
 } api_t;
 
 static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -152,6 +153,7 @@ static int api_wait_locked(void) {
                                    api.ckpt_main ? &ch->child_changes : NULL);
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
+  api.last_threads_waited = api.ckpt.threads_waited;
   if (rc == 0) {
     api.last_bytes = res.bytes;
     api.last_dirtied = res.bytes_dirtied;
@@ -486,6 +488,7 @@ static int api_checkpoint(const char *target, int async) {
   }
   api.ckpt_path = copy;
   api.last_pause_ns = api.ckpt.pause_ns;
+  api.last_threads_waited = api.ckpt.threads_waited;
   if (!async || target_lock >= 0)
     rc = api_wait_locked();
   perm__unlock_image(target_lock);
@@ -643,6 +646,7 @@ PERM_EXPORT int perm_stats(perm_stats_t *s) {
   s->last_incremental = api.last_delta;
   s->chain_length = api.chain.chain_length;
   s->tracking = api.chain.tracking;
+  s->last_threads_waited = api.last_threads_waited;
   pthread_mutex_unlock(&api.lock);
   perm_restore_counts_t c;
   perm__registry_counts(&c);

@@ -124,6 +124,22 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
                             perm_commit_t *commit, perm_ckpt_result_t *res,
                             perm_ranges_t *mine) {
   perm_saved_t *s = &perm__saved;
+  int silent, stuck = perm__heap_fork_stuck(&silent);
+  if (stuck != 0 && silent)
+    return perm__errorf(EBUSY,
+                        "thread %d did not answer in 2 s whether it was inside "
+                        "the allocator (it blocks SIGRTMAX-1 by a means PERM "
+                        "does not see, or is stopped; PERM_GATE=publish needs "
+                        "no signal): no image was written, the last one is "
+                        "kept",
+                        stuck);
+  if (stuck != 0)
+    return perm__errorf(EBUSY,
+                        "thread %d stayed inside the allocator for 2 s (stopped "
+                        "by a debugger or a signal?): this copy of the heap "
+                        "may be torn, so no image was written; the last one "
+                        "is kept",
+                        stuck);
   /*
   ** Our own changes to this copy are tracked as the parent's writes are:
   ** without it no delta could follow this image.
@@ -300,6 +316,7 @@ int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
   c->fd = fds[0];
   c->start_ns = t0;
   c->pause_ns = t1 - t0;
+  c->threads_waited = perm__heap_fork_waited();
   return 0;
 }
 

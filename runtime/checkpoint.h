@@ -16,6 +16,7 @@ typedef struct perm_ckpt_s {
   int fd;            /* read end of the child's result pipe */
   uint64_t start_ns; /* when fork was called */
   uint64_t pause_ns; /* how long fork stopped the caller */
+  int threads_waited; /* threads found inside the allocator at the fork */
 } perm_ckpt_t;
 
 /*

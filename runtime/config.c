@@ -71,6 +71,18 @@ int perm__parse_bool(const char *name, const char *s, int *out) {
 
 const char *perm__getenv(const char *name) { return secure_getenv(name); }
 
+int perm__config_gate(int *publish) {
+  const char *v = perm__getenv("PERM_GATE");
+  *publish = 0;
+  if (v == NULL || *v == '\0' || !strcmp(v, "signal"))
+    return 0;
+  if (!strcmp(v, "publish")) {
+    *publish = 1;
+    return 0;
+  }
+  return perm__errorf(EINVAL, "PERM_GATE='%s': use signal or publish", v);
+}
+
 int perm__config_load(perm_config_t *c) {
   c->address = PERM_REGION_DEFAULT_BASE;
   c->size = PERM_REGION_DEFAULT_CAPACITY;
@@ -143,5 +155,7 @@ int perm__config_load(perm_config_t *c) {
                           v);
     c->chain_ratio = r;
   }
+  if (rc == 0)
+    rc = perm__config_gate(&c->gate_publish);
   return rc;
 }

@@ -23,12 +23,20 @@ typedef struct perm_config_s {
   int incremental;   /* PERM_INCREMENTAL: 1, 0, or -1 when unset (mode i) */
   uint64_t chain_max; /* PERM_CHAIN_MAX: images in a chain before a full */
   double chain_ratio; /* PERM_CHAIN_RATIO: delta bytes / full image bytes */
+  int gate_publish;   /* PERM_GATE=publish | signal (default) */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);
 /* "64G", "512M", "4096", "0x1000" (K/M/G/T are binary units). */
 PERM_HIDDEN int perm__parse_size(const char *s, uint64_t *out);
 PERM_HIDDEN int perm__parse_bool(const char *name, const char *s, int *out);
+/*
+** PERM_GATE: 1 when threads publish their state on every allocator call
+** ("publish"), 0 when the fork asks them by a signal ("signal", unset).
+** Read when the process creates its first thread, and by perm_open, which
+** reports a malformed value.
+*/
+PERM_HIDDEN int perm__config_gate(int *publish);
 /*
 ** A PERM_* variable, or NULL: set-user-ID and set-group-ID programs ignore
 ** them (secure_getenv), so a user cannot steer another's persistent heap.

@@ -57,6 +57,7 @@
 #include "image.h"
 #include "objects.h"
 #include "perm_internal.h"
+#include "safepoint.h"
 
 #define ENV_DEFAULT_SIZE (1ull << 30) /* PERM's default for PERM_SIZE */
 #define ENV_OWNER "PERM__OWNER"       /* "pid:PERM_FNAME" of the owner */
@@ -151,6 +152,12 @@ static int env_signal(const char *v, int *signo) {
     return perm__errorf(EINVAL,
                         "PERM_CHECKPOINT_SIGNAL='%s' is not a signal "
                         "that can be caught (example: USR1)",
+                        v);
+  if (*signo == perm__safepoint_signal())
+    return perm__errorf(EINVAL,
+                        "PERM_CHECKPOINT_SIGNAL='%s' is SIGRTMAX-1, which "
+                        "PERM keeps for itself (README.PERM, section 6); "
+                        "choose another (example: USR1)",
                         v);
   return 0;
 }

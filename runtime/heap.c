@@ -11,8 +11,8 @@
 **     pthread_atfork call is swallowed, so we choose the order);
 **   - decay timers (rewritten so they re-arm on the new clock).
 **
-** Threads: each thread that calls into the instance is linked in a list
-** (its perm_thread_t lives in its TLS) before its first call, and the
+** Threads: each thread that calls into the instance has a slot in the
+** table of threads.c before it can change anything in it, and the
 ** pthread_setspecific shim records its jemalloc tsd there.  A fork child
 ** flushes and destroys the tcaches of the threads that do not exist in it;
 ** without this every checkpoint would leak the objects they cached.  The
@@ -40,6 +40,8 @@
 
 #include "heap.h"
 #include "region.h"
+#include "config.h"
+#include "safepoint.h"
 #include "track.h"
 
 /* More internals the runtime drives (renamed by mkprivate.sh). */
@@ -111,102 +113,64 @@ static const char *heap_conf_for(uint64_t capacity, char *buf, size_t size) {
 perm_dispatch_t perm__dispatch;
 
 typedef struct heap_s {
-  pthread_mutex_t threads_lock; /* Recursive; guards threads. */
-  perm_thread_t *threads;       /* threads that called into the instance */
-  pthread_key_t self_key;       /* its destructor unlinks an exiting thread */
-  pthread_once_t self_key_once;
+  pthread_mutex_t threads_lock; /* Recursive; serialises forks, tsd cleanup */
   int ready;           /* the instance holds a heap in this process */
   int checkpoint_fork; /* the next fork is a checkpoint's */
   void (*at_fork)(void *); /* called in a checkpoint's prefork, locks held */
   void *at_fork_arg;
   int atfork_installed;
   int creating; /* inside perm__heap_create: learn the rtree lock */
+  int stuck_tid; /* the last fork went ahead with this thread inside, or 0 */
+  int stuck_silent; /* ...which never answered (rather than: was inside) */
+  int waited;    /* threads the last fork found inside */
   pthread_key_t
       rollback_key;   /* this process's tsd key, kept across a rollback */
   void *rollback_tsd; /* the rolling-back thread's tsd */
   char conf[256];     /* jemalloc's options, read while it boots */
 } heap_t;
 
-static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
-                      .self_key_once = PTHREAD_ONCE_INIT};
+static heap_t heap = {.threads_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
 
 perm_gate_t perm__gate;
 static void *heap_first_tsd; /* the first thread's tsd in this process */
-__thread perm_thread_t perm__self __attribute__((tls_model("initial-exec")));
 
-/*--------------------------------------------------------------- threads ---*/
-
-static void heap_unlink(perm_thread_t *t) {
-  if (t->state == PERM_THREAD_UNKNOWN)
-    return;
-  if (t->prev != NULL)
-    t->prev->next = t->next;
-  else
-    heap.threads = t->next;
-  if (t->next != NULL)
-    t->next->prev = t->prev;
-  t->prev = t->next = NULL;
-  t->state = PERM_THREAD_UNKNOWN;
-}
-
-/*
-** Runs at thread exit.  jemalloc's own destructor must have run first (it
-** clears perm__self.tsd): wait for it a few rounds, then leave the list.
-*/
-static void heap_self_destructor(void *arg) {
-  perm_thread_t *t = arg;
-  if (t->tsd != NULL && t->exit_rounds++ < 3) {
-    pthread_setspecific(heap.self_key, t);
-    return;
-  }
-  pthread_mutex_lock(&heap.threads_lock);
-  heap_unlink(t);
-  pthread_mutex_unlock(&heap.threads_lock);
-}
-
-static void heap_make_self_key(void) {
-  pthread_key_create(&heap.self_key, heap_self_destructor);
-}
-
-void perm__heap_register_self(void) {
-  perm_thread_t *t = &perm__self;
-  if (t->state != PERM_THREAD_UNKNOWN)
-    return; /* a nested call: a thread's calls never nest */
-  pthread_once(&heap.self_key_once, heap_make_self_key);
-  pthread_mutex_lock(&heap.threads_lock);
-  if (t->state == PERM_THREAD_UNKNOWN) {
-    t->state = PERM_THREAD_OUTSIDE;
-    t->prev = NULL;
-    t->next = heap.threads;
-    if (heap.threads != NULL)
-      heap.threads->prev = t;
-    heap.threads = t;
-  }
-  pthread_mutex_unlock(&heap.threads_lock);
-  pthread_setspecific(heap.self_key, t);
-}
+/*------------------------------------------------------------------ gate ---*/
 
 void perm__heap_gate_slow(perm_thread_t *t) {
+  if (t->depth > 1)
+    return; /* already inside: a fork waits for this thread, not it for one */
   __atomic_thread_fence(__ATOMIC_SEQ_CST); /* strict mode's half of Dekker */
   int w;
   while ((w = __atomic_load_n(&perm__gate.word, __ATOMIC_ACQUIRE)) &
          PERM_GATE_PENDING) {
-    __atomic_store_n(&t->state, PERM_THREAD_OUTSIDE, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->depth, t->depth - 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, &perm__gate.word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
-    __atomic_store_n(&t->state, PERM_THREAD_INSIDE, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->depth, t->depth + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
   }
 }
 
-static void heap_gate_membarrier_register(void) {
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
-              0) != 0)
-    __atomic_fetch_or(&perm__gate.word, PERM_GATE_STRICT, __ATOMIC_SEQ_CST);
+void perm__heap_threads_begin(void) {
+  int w = __atomic_load_n(&perm__gate.word, __ATOMIC_ACQUIRE);
+  if (w & PERM_GATE_MULTI)
+    return;
+  int publish;
+  if (perm__config_gate(&publish) != 0) /* perm_open will say so */
+    publish = 0;
+  if (publish || perm__safepoint_init() != 0) {
+    /* Said under PERM_VERBOSE: the program runs, each call a little slower. */
+    if (!publish)
+      perm__verbose("%s", perm__error_message());
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                0) != 0)
+      __atomic_fetch_or(&perm__gate.word, PERM_GATE_STRICT, __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&perm__gate.word, PERM_GATE_TLS, __ATOMIC_SEQ_CST);
+  }
+  __atomic_fetch_or(&perm__gate.word, PERM_GATE_MULTI, __ATOMIC_SEQ_CST);
 }
 
-/* Closes the gate and waits until no other thread is inside jemalloc. */
-static void heap_gate_close(void) {
-  int w = __atomic_or_fetch(&perm__gate.word, PERM_GATE_PENDING, __ATOMIC_SEQ_CST);
+/* TLS mode: every call publishes its depth; wait for those inside. */
+static void heap_gate_wait_depths(int w) {
   if (!(w & PERM_GATE_STRICT) &&
       syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
     /* From now on threads fence themselves; wait for those that did not. */
@@ -214,10 +178,79 @@ static void heap_gate_close(void) {
     struct timespec settle = {0, 1000 * 1000};
     nanosleep(&settle, NULL);
   }
-  for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
-    while (t != &perm__self &&
-           __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == PERM_THREAD_INSIDE)
+  perm_threads_iter_t it = {0};
+  perm_thread_t *t;
+  while ((t = perm__threads_each(&it)) != NULL) {
+    if (t == perm__me || __atomic_load_n(&t->depth, __ATOMIC_ACQUIRE) == 0)
+      continue;
+    heap.waited++;
+    while (__atomic_load_n(&t->depth, __ATOMIC_ACQUIRE) > 0)
       sched_yield();
+  }
+}
+
+/*
+** How long a fork waits for a thread to leave the allocator.  One that stays
+** longer is stopped (a debugger, SIGSTOP) or blocks the signal by means we
+** do not see; the fork goes ahead without it and a checkpoint says so.
+*/
+#define HEAP_GATE_PATIENCE_NS (2ull * 1000 * 1000 * 1000)
+
+/* Asks every other thread until none is inside (safepoint.c). */
+static void heap_gate_ask(void) {
+  perm__safepoint_round();
+  heap.stuck_tid = 0;
+  uint64_t deadline = perm__now_ns() + HEAP_GATE_PATIENCE_NS;
+  for (int pass = 0;; pass++) {
+    int waiting = 0, stuck = 0, silent = 0;
+    perm_threads_iter_t it = {0};
+    perm_thread_t *t;
+    while ((t = perm__threads_each(&it)) != NULL) {
+      if (t == perm__me || t->asked < 0)
+        continue; /* the caller; or settled in this round */
+      int a = perm__safepoint_ask(t);
+      if (a == PERM_SAFEPOINT_OUTSIDE) {
+        t->asked = -1;
+        continue;
+      }
+      if (a == PERM_SAFEPOINT_INSIDE && !t->seen_inside) {
+        t->seen_inside = 1;
+        heap.waited++;
+      }
+      waiting++;
+      stuck = t->tid;
+      silent = a == PERM_SAFEPOINT_ASKED;
+    }
+    if (waiting == 0)
+      break;
+    if (perm__now_ns() > deadline) {
+      heap.stuck_tid = stuck;
+      heap.stuck_silent = silent;
+      break;
+    }
+    if (pass < 64)
+      sched_yield();
+    else {
+      struct timespec nap = {0, 50 * 1000};
+      nanosleep(&nap, NULL);
+    }
+  }
+  perm_threads_iter_t it = {0};
+  perm_thread_t *t;
+  while ((t = perm__threads_each(&it)) != NULL)
+    t->asked = t->seen_inside = 0;
+}
+
+/* Closes the gate and waits until no other thread is inside jemalloc. */
+static void heap_gate_close(void) {
+  int w =
+      __atomic_or_fetch(&perm__gate.word, PERM_GATE_PENDING, __ATOMIC_SEQ_CST);
+  heap.waited = 0;
+  heap.stuck_tid = 0;
+  if (w & PERM_GATE_TLS)
+    heap_gate_wait_depths(w);
+  else if (w & PERM_GATE_MULTI)
+    heap_gate_ask();
 }
 
 static void heap_gate_open(void) {
@@ -226,14 +259,27 @@ static void heap_gate_open(void) {
           NULL, 0);
 }
 
+int perm__heap_fork_stuck(int *silent) {
+  *silent = heap.stuck_silent;
+  return heap.stuck_tid;
+}
+int perm__heap_fork_waited(void) { return heap.waited; }
+
+/*--------------------------------------------------------------- threads ---*/
+
 /*
 ** jemalloc's tsd key destructor.  Holding threads_lock across jemalloc's
-** cleanup means a fork never sees a half-cleaned tsd.
+** cleanup means a fork never sees a half-cleaned tsd; the thread leaves
+** the table after (it joins again if a later destructor allocates).
 */
 static void heap_tsd_destructor(void *tsd) {
   pthread_mutex_lock(&heap.threads_lock);
   permje_tsd_cleanup(tsd);
-  perm__self.tsd = NULL; /* cleaned: nothing left to give back */
+  perm_thread_t *t = perm__me;
+  if (t != NULL) {
+    perm__me = NULL;
+    perm__thread_free(t);
+  }
   pthread_mutex_unlock(&heap.threads_lock);
 }
 
@@ -259,9 +305,7 @@ static int heap_sys_result(int rc) {
   return -1;
 }
 
-void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
-                      off_t off);
-void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+static void *heap_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
                       off_t off) {
   (void)off;
   perm_region_t *r = &perm__saved.region;
@@ -284,8 +328,7 @@ void *permje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
   return p == NULL ? MAP_FAILED : p;
 }
 
-int permje_sys_munmap(void *addr, size_t len);
-int permje_sys_munmap(void *addr, size_t len) {
+static int heap_sys_munmap(void *addr, size_t len) {
   if (!perm__in_region(addr)) {
     errno = EINVAL;
     return -1;
@@ -293,8 +336,7 @@ int permje_sys_munmap(void *addr, size_t len) {
   return heap_sys_result(perm__region_release(&perm__saved.region, addr, len));
 }
 
-int permje_sys_madvise(void *addr, size_t len, int advice);
-int permje_sys_madvise(void *addr, size_t len, int advice) {
+static int heap_sys_madvise(void *addr, size_t len, int advice) {
   if (advice == MADV_DONTNEED && perm__in_region(addr))
     return heap_sys_result(perm__region_purge(&perm__saved.region, addr, len));
   if (advice == MADV_FREE) {
@@ -305,8 +347,7 @@ int permje_sys_madvise(void *addr, size_t len, int advice) {
   return madvise(addr, len, advice);
 }
 
-int permje_sys_mprotect(void *addr, size_t len, int prot);
-int permje_sys_mprotect(void *addr, size_t len, int prot) {
+static int heap_sys_mprotect(void *addr, size_t len, int prot) {
   if (!perm__in_region(addr))
     return mprotect(addr, len, prot);
   return heap_sys_result(
@@ -314,7 +355,7 @@ int permje_sys_mprotect(void *addr, size_t len, int prot) {
 }
 
 void *permje_sys_sbrk(intptr_t increment);
-void *permje_sys_sbrk(intptr_t increment) {
+PERM_GATED void *permje_sys_sbrk(intptr_t increment) {
   (void)increment;
   errno = ENOMEM;
   return (void *)-1;
@@ -322,22 +363,21 @@ void *permje_sys_sbrk(intptr_t increment) {
 
 /* The instance never reads MALLOC_CONF: PERM configures it. */
 char *permje_sys_secure_getenv(const char *name);
-char *permje_sys_secure_getenv(const char *name) {
+PERM_GATED char *permje_sys_secure_getenv(const char *name) {
   (void)name;
   return NULL;
 }
 
 /* ...nor /etc/malloc.conf. */
 ssize_t permje_sys_readlink(const char *path, char *buf, size_t size);
-ssize_t permje_sys_readlink(const char *path, char *buf, size_t size) {
+PERM_GATED ssize_t permje_sys_readlink(const char *path, char *buf, size_t size) {
   (void)path, (void)buf, (void)size;
   errno = ENOENT;
   return -1;
 }
 
 /* Answered directly: dlsym may allocate, and we are inside malloc. */
-void *permje_sys_dlsym(void *handle, const char *symbol);
-void *permje_sys_dlsym(void *handle, const char *symbol) {
+static void *heap_sys_dlsym(void *handle, const char *symbol) {
   if (strcmp(symbol, "pthread_create") == 0)
     return (void *)pthread_create;
   return dlsym(handle, symbol);
@@ -346,39 +386,42 @@ void *permje_sys_dlsym(void *handle, const char *symbol) {
 /* jemalloc's own fork handlers are driven by ours (heap_prefork & co). */
 int permje_sys_pthread_atfork(void (*prepare)(void), void (*parent)(void),
                               void (*child)(void));
-int permje_sys_pthread_atfork(void (*prepare)(void), void (*parent)(void),
+PERM_GATED int permje_sys_pthread_atfork(void (*prepare)(void), void (*parent)(void),
                               void (*child)(void)) {
   (void)prepare, (void)parent, (void)child;
   return 0;
 }
 
 int permje_sys_atexit(void (*fn)(void));
-int permje_sys_atexit(void (*fn)(void)) {
+PERM_GATED int permje_sys_atexit(void (*fn)(void)) {
   (void)fn; /* stats_print and prof_final are never enabled */
   return 0;
 }
 
-int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *));
-int permje_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
+static int heap_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
   (void)dtor; /* always permje_tsd_cleanup, called by heap_tsd_destructor */
   return pthread_key_create(key, heap_tsd_destructor);
 }
 
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value);
-int permje_sys_pthread_setspecific(pthread_key_t key, const void *value) {
+PERM_GATED int permje_sys_pthread_setspecific(pthread_key_t key,
+                                              const void *value) {
+  perm_thread_t *t = perm__heap_call_enter();
   if (value != NULL) {
-    perm__self.tsd = (void *)value; /* no lock: we may be inside jemalloc */
+    t->tsd = (void *)value;
     /*
     ** A second thread in jemalloc that pthread_create did not announce (a
-    ** thread libc made for itself): turn the gate on from now on.
+    ** thread libc made for itself): the gate starts now.
     */
     void *first = NULL;
     if (!__atomic_compare_exchange_n(&heap_first_tsd, &first, (void *)value, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
         first != value)
-      __atomic_fetch_or(&perm__gate.word, PERM_GATE_MULTI, __ATOMIC_SEQ_CST);
+      perm__heap_threads_begin();
   }
-  return pthread_setspecific(key, value);
+  int rc = pthread_setspecific(key, value);
+  perm__heap_call_leave(t);
+  return rc;
 }
 
 /*
@@ -386,9 +429,7 @@ int permje_sys_pthread_setspecific(pthread_key_t key, const void *value) {
 ** address while the instance boots (it is the first mutex initialised inside
 ** the global emap) so ours can take it.
 */
-int permje_sys_pthread_mutex_init(pthread_mutex_t *m,
-                                  const pthread_mutexattr_t *attr);
-int permje_sys_pthread_mutex_init(pthread_mutex_t *m,
+static int heap_sys_pthread_mutex_init(pthread_mutex_t *m,
                                   const pthread_mutexattr_t *attr) {
   char *p = (char *)m;
   if (heap.creating && perm__saved.rtree_lock == 0 &&
@@ -396,6 +437,27 @@ int permje_sys_pthread_mutex_init(pthread_mutex_t *m,
     perm__saved.rtree_lock = (uint64_t)m;
   return pthread_mutex_init(m, attr);
 }
+
+/*
+** The shims that call out of the allocator count as inside it meanwhile
+** (heap.h, "The gate"): the code they call is not jemalloc's.
+*/
+#define HEAP_SHIM(type, name, params, args)                                    \
+  type permje_sys_##name params;                                               \
+  PERM_GATED type permje_sys_##name params {                                   \
+    perm_thread_t *t_ = perm__heap_call_enter();                               \
+    type r_ = heap_sys_##name args;                                            \
+    perm__heap_call_leave(t_);                                                 \
+    return r_;                                                                 \
+  }
+
+HEAP_SHIM(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off), (addr, len, prot, flags, fd, off))
+HEAP_SHIM(int, munmap, (void *addr, size_t len), (addr, len))
+HEAP_SHIM(int, madvise, (void *addr, size_t len, int advice), (addr, len, advice))
+HEAP_SHIM(int, mprotect, (void *addr, size_t len, int prot), (addr, len, prot))
+HEAP_SHIM(void *, dlsym, (void *handle, const char *symbol), (handle, symbol))
+HEAP_SHIM(int, pthread_key_create, (pthread_key_t *key, void (*dtor)(void *)), (key, dtor))
+HEAP_SHIM(int, pthread_mutex_init, (pthread_mutex_t *m, const pthread_mutexattr_t *attr), (m, attr))
 
 /*------------------------------------------------------------------- fork ---*/
 
@@ -437,13 +499,16 @@ static void heap_postfork_child(void) {
     permje_jemalloc_postfork_parent();
     if (perm__saved.rtree_lock)
       pthread_mutex_unlock((pthread_mutex_t *)perm__saved.rtree_lock);
-    for (perm_thread_t *t = heap.threads, *next; t != NULL; t = next) {
-      next = t->next;
-      if (t == &perm__self)
+    perm__thread_forked();
+    perm_threads_iter_t it = {0};
+    perm_thread_t *t;
+    while ((t = perm__threads_each(&it)) != NULL) {
+      if (t == perm__me)
         continue;
-      if (t->tsd != NULL)
-        heap_forget_thread(t->tsd); /* outside jemalloc: the gate saw to it */
-      heap_unlink(t);
+      /* Outside jemalloc, the gate saw to it; one stuck inside is leaked. */
+      if (t->tsd != NULL && t->tid != heap.stuck_tid)
+        heap_forget_thread(t->tsd);
+      perm__thread_free(t);
     }
     perm__gate.word &= ~PERM_GATE_PENDING;
     if (!heap.checkpoint_fork)
@@ -487,9 +552,9 @@ void perm__heap_child_quiesce(void) {
     return;
   permje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
   permje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* all arenas */
-  if (perm__self.tsd != NULL) {
-    heap_forget_thread(perm__self.tsd);
-    perm__self.tsd = NULL;
+  if (perm__me != NULL && perm__me->tsd != NULL) {
+    heap_forget_thread(perm__me->tsd);
+    perm__me->tsd = NULL;
   }
 }
 
@@ -500,8 +565,10 @@ static void heap_rearm_all_decay(void);
 int perm__heap_other_threads(void) {
   pthread_mutex_lock(&heap.threads_lock);
   int n = 0;
-  for (perm_thread_t *t = heap.threads; t != NULL; t = t->next)
-    n += t != &perm__self && t->tsd != NULL;
+  perm_threads_iter_t it = {0};
+  perm_thread_t *t;
+  while ((t = perm__threads_each(&it)) != NULL)
+    n += t != perm__me && t->tsd != NULL;
   pthread_mutex_unlock(&heap.threads_lock);
   return n;
 }
@@ -513,10 +580,11 @@ int perm__heap_other_threads(void) {
 void perm__heap_rollback_begin(void) {
   pthread_mutex_lock(&heap.threads_lock);
   heap.rollback_key = permje_tsd_tsd;
-  heap.rollback_tsd = perm__self.tsd;
-  if (perm__self.tsd != NULL) {
-    heap_forget_thread(perm__self.tsd);
-    perm__self.tsd = NULL;
+  perm_thread_t *self = perm__thread_self();
+  heap.rollback_tsd = self->tsd;
+  if (self->tsd != NULL) {
+    heap_forget_thread(self->tsd);
+    self->tsd = NULL;
   }
 }
 
@@ -601,7 +669,6 @@ int perm__heap_create(uint64_t base, uint64_t capacity) {
   if (heap.ready)
     return 0;
   perm__heap_install_atfork();
-  heap_gate_membarrier_register();
   int rc = perm__region_reserve(&perm__saved.region, base, capacity);
   if (rc != 0)
     return rc;
@@ -652,7 +719,6 @@ static void heap_rearm_all_decay(void) {
 
 int perm__heap_rearm(void) {
   perm__heap_install_atfork();
-  heap_gate_membarrier_register();
   int rc = perm__region_rearm(&perm__saved.region);
   if (rc != 0)
     return rc;

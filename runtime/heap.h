@@ -9,6 +9,7 @@
 
 #include "perm_internal.h"
 #include "state.h"
+#include "threads.h"
 
 /* The instance's entry points, renamed by runtime/jemalloc/mkprivate.sh. */
 void *permje_malloc(size_t);
@@ -37,60 +38,64 @@ static inline int perm__in_region(const void *p) {
 }
 
 /*
-** The gate: every call into the private jemalloc is bracketed by
-** perm__heap_enter/perm__heap_leave, which mark the calling thread as inside
-** it.  Before a fork, the forking thread closes the gate and waits until no
-** other thread is inside: jemalloc's thread caches are changed without locks,
-** and a snapshot taken in the middle of a free would hold a stale pointer
-** that the child, flushing that cache, would free a second time.  Threads
-** arriving at a closed gate wait for the fork to end.  The fast path is two
-** thread-local stores and one load; the forking side pays for the ordering
-** with membarrier(2).
+** The gate.  A fork must not copy a thread half-way through a call into the
+** private jemalloc: its thread caches are changed without locks, and a
+** snapshot taken in the middle of a free would hold a stale pointer that
+** the child, flushing that cache, would free a second time.  Before a fork
+** the forking thread sets PERM_GATE_PENDING, then waits until no other
+** thread is inside; threads arriving meanwhile wait at the gate.
+**
+** How it knows who is inside (safepoint.c): the wrappers (interpose.c) read
+** the gate word once and call jemalloc; nothing else.  A thread's
+** instruction pointer in jemalloc's code or in a wrapper (section
+** permrt_gated, PERM_GATED) says it is inside; perm_thread_t.depth counts
+** what the pointer cannot show: the runtime's own calls into jemalloc
+** (perm__heap_enter) and jemalloc's calls out of itself (heap_calls.c, the
+** shims of heap.c).  The forking thread reads a blocked thread's pointer in
+** /proc and asks a running one by a signal.  Where that signal cannot be
+** had, PERM_GATE_TLS makes every call publish its depth instead, and the
+** forking thread reads the depths (with membarrier(2) for the ordering).
 */
-/* perm_thread_t.state: one word, so the fast path tests it once. */
-#define PERM_THREAD_UNKNOWN 0 /* not in the list of threads yet */
-#define PERM_THREAD_OUTSIDE 1 /* in the list, not inside jemalloc */
-#define PERM_THREAD_INSIDE 2  /* in a call into jemalloc */
-
-typedef struct perm_thread_s {
-  int state;       /* PERM_THREAD_*; calls never nest */
-  int exit_rounds; /* destructor rounds waited for jemalloc's */
-  void *tsd;       /* jemalloc's tsd of this thread, if any */
-  struct perm_thread_s *prev, *next; /* guarded by heap.c's threads_lock */
-} perm_thread_t;
-
-/* The gate's state, one word so the fast path reads it once. */
 #define PERM_GATE_PENDING 1 /* a fork is being prepared or done */
-#define PERM_GATE_STRICT 2  /* no membarrier(2): entering threads fence */
+#define PERM_GATE_STRICT 2  /* TLS mode without membarrier: threads fence */
 #define PERM_GATE_MULTI 4   /* the process has created a thread */
+#define PERM_GATE_TLS 8     /* no safepoint signal: calls publish depth */
 
 typedef struct perm_gate_s {
   int word; /* PERM_GATE_* bits */
 } perm_gate_t;
 
 PERM_HIDDEN extern perm_gate_t perm__gate;
-PERM_HIDDEN extern __thread perm_thread_t perm__self
-    __attribute__((tls_model("initial-exec")));
-PERM_HIDDEN void perm__heap_register_self(void);
-/* The gate is closed, or strict: fence, and wait while a fork is pending. */
-PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);
 
-/*
-** A process that never created a thread has nobody to wait for at a fork:
-** its calls skip the gate (and stay tail calls).  pthread_create, which the
-** runtime wraps, sets PERM_GATE_MULTI while the creator is the only thread,
-** so no call can be half-way inside the allocator when the gate starts.
-*/
-static inline int perm__gate_open_fast(void) {
+/* Code whose instruction pointer counts as inside the allocator. */
+#define PERM_GATED __attribute__((section("permrt_gated"), noinline))
+
+/* Waits while a fork is pending (fencing first in strict mode). */
+PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);
+/* A second thread exists: the gate starts asking (or, failing that, TLS). */
+PERM_HIDDEN void perm__heap_threads_begin(void);
+
+/* The wrappers' test: nothing to do but call. */
+static inline __attribute__((always_inline)) int perm__gate_open_fast(void) {
   return (__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED) &
-          (PERM_GATE_MULTI | PERM_GATE_PENDING)) == 0;
+          (PERM_GATE_PENDING | PERM_GATE_TLS)) == 0;
 }
 
-static inline perm_thread_t *perm__heap_enter(void) {
-  perm_thread_t *t = &perm__self;
-  if (__builtin_expect(t->state != PERM_THREAD_OUTSIDE, 0))
-    perm__heap_register_self();
-  __atomic_store_n(&t->state, PERM_THREAD_INSIDE, __ATOMIC_RELAXED);
+/* No other thread was ever created (nor is a fork pending). */
+static inline __attribute__((always_inline)) int perm__gate_alone(void) {
+  return (__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED) &
+          (PERM_GATE_PENDING | PERM_GATE_MULTI)) == 0;
+}
+
+/*
+** Inside by depth.  The signal that asks runs on this thread, so a signal
+** fence orders depth before the gate word for it; in TLS mode the forking
+** thread's membarrier (or, strict, the fence in gate_slow) does.
+*/
+static inline __attribute__((always_inline)) perm_thread_t *
+perm__heap_enter(void) {
+  perm_thread_t *t = perm__thread_self();
+  __atomic_store_n(&t->depth, t->depth + 1, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (__builtin_expect(__atomic_load_n(&perm__gate.word, __ATOMIC_RELAXED) &
                            (PERM_GATE_PENDING | PERM_GATE_STRICT),
@@ -99,9 +104,22 @@ static inline perm_thread_t *perm__heap_enter(void) {
   return t;
 }
 
-static inline void perm__heap_leave(perm_thread_t *t) {
-  __atomic_store_n(&t->state, PERM_THREAD_OUTSIDE, __ATOMIC_RELEASE);
+static inline __attribute__((always_inline)) void
+perm__heap_leave(perm_thread_t *t) {
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->depth, t->depth - 1, __ATOMIC_RELEASE);
 }
+
+/* A call jemalloc makes out of itself: inside, and no gate to wait at. */
+static inline __attribute__((always_inline)) perm_thread_t *
+perm__heap_call_enter(void) {
+  perm_thread_t *t = perm__thread_self();
+  __atomic_store_n(&t->depth, t->depth + 1, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  return t;
+}
+
+#define perm__heap_call_leave perm__heap_leave
 
 /* Learns where ld.so's code is (its allocations stay transient). */
 PERM_HIDDEN void perm__interpose_init(void);
@@ -131,6 +149,14 @@ PERM_HIDDEN void perm__heap_out_of_memory(size_t bytes);
 */
 PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
                                                 void *arg);
+/*
+** The thread the last fork had to go ahead without after waiting 2 s (its
+** copy may be torn), or 0; *silent: it never answered, rather than being
+** inside.
+*/
+PERM_HIDDEN int perm__heap_fork_stuck(int *silent);
+/* Threads the last fork found inside the allocator, and waited for. */
+PERM_HIDDEN int perm__heap_fork_waited(void);
 /* In the checkpoint child: flush the last tcache, purge, forget the thread. */
 PERM_HIDDEN void perm__heap_child_quiesce(void);
 /* Rollback (perm_rollback): threads other than the caller with a tsd. */

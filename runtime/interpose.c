@@ -31,8 +31,10 @@ extern void *__libc_pvalloc(size_t);
 #define PERM_EXPORT __attribute__((visibility("default")))
 
 /*
-** A call into the private jemalloc, through the fork gate (heap.h) once the
-** process has threads; a plain (tail) call before.
+** A call into the private jemalloc, through the fork gate (heap.h): one load
+** and a plain (tail) call, unless a fork is pending or threads must publish
+** their state.  Every function here that makes such a call is PERM_GATED:
+** a thread whose instruction pointer is in one counts as inside.
 */
 #define GATED(type, call)                                                      \
   __extension__({                                                              \
@@ -72,7 +74,7 @@ static size_t interpose_bytes(size_t n, size_t size) {
   return __builtin_mul_overflow(n, size, &bytes) ? SIZE_MAX : bytes;
 }
 
-static void gated_free(void *ptr) {
+PERM_GATED static void gated_free(void *ptr) {
   if (__builtin_expect(perm__gate_open_fast(), 1)) {
     permje_free(ptr);
     return;
@@ -94,15 +96,36 @@ __attribute__((constructor(101))) static void interpose_find_pthread_create(void
       (interpose_pthread_create_t)dlsym(RTLD_NEXT, "pthread_create");
 }
 
+/* What the new thread runs: it joins the table of threads first. */
+typedef struct interpose_start_s {
+  void *(*start)(void *);
+  void *arg;
+} interpose_start_t;
+
+static void *interpose_thread_start(void *p) {
+  interpose_start_t s = *(interpose_start_t *)p;
+  __libc_free(p);
+  perm__thread_join(); /* before its first call into the allocator */
+  return s.start(s.arg);
+}
+
 /* The first thread turns the fork gate on, while its creator is alone. */
 PERM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                void *(*start)(void *), void *arg) {
-  __atomic_fetch_or(&perm__gate.word, PERM_GATE_MULTI, __ATOMIC_SEQ_CST);
+  perm__heap_threads_begin();
   if (interpose_real_pthread_create == NULL)
     interpose_find_pthread_create();
   if (interpose_real_pthread_create == NULL)
     return EAGAIN;
-  return interpose_real_pthread_create(thread, attr, start, arg);
+  interpose_start_t *s = __libc_malloc(sizeof *s);
+  if (s == NULL)
+    return EAGAIN;
+  s->start = start;
+  s->arg = arg;
+  int rc = interpose_real_pthread_create(thread, attr, interpose_thread_start, s);
+  if (rc != 0)
+    __libc_free(s);
+  return rc;
 }
 
 /*
@@ -157,25 +180,25 @@ static size_t libc_usable_size(void *p) {
   return interpose_libc_usable != NULL ? interpose_libc_usable(p) : 0;
 }
 
-PERM_EXPORT void *malloc(size_t size) {
+PERM_EXPORT PERM_GATED void *malloc(size_t size) {
   return interpose_persistent() ? PERSISTENT(permje_malloc(size), size)
                                 : __libc_malloc(size);
 }
 
-PERM_EXPORT void free(void *ptr) {
+PERM_EXPORT PERM_GATED void free(void *ptr) {
   if (perm__in_region(ptr))
     gated_free(ptr);
   else
     __libc_free(ptr);
 }
 
-PERM_EXPORT void *calloc(size_t n, size_t size) {
+PERM_EXPORT PERM_GATED void *calloc(size_t n, size_t size) {
   return interpose_persistent()
              ? PERSISTENT(permje_calloc(n, size), interpose_bytes(n, size))
              : __libc_calloc(n, size);
 }
 
-PERM_EXPORT void *realloc(void *ptr, size_t size) {
+PERM_EXPORT PERM_GATED void *realloc(void *ptr, size_t size) {
   if (ptr == NULL)
     return interpose_persistent() ? PERSISTENT(permje_malloc(size), size)
                                   : __libc_malloc(size);
@@ -195,7 +218,7 @@ PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
   return realloc(ptr, bytes);
 }
 
-PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+PERM_EXPORT PERM_GATED int posix_memalign(void **out, size_t align, size_t size) {
   if (interpose_persistent()) {
     int rc = GATED(int, permje_posix_memalign(out, align, size));
     if (__builtin_expect(rc == ENOMEM, 0)) {
@@ -215,23 +238,23 @@ PERM_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
   return 0;
 }
 
-PERM_EXPORT void *aligned_alloc(size_t align, size_t size) {
+PERM_EXPORT PERM_GATED void *aligned_alloc(size_t align, size_t size) {
   return interpose_persistent()
              ? PERSISTENT(permje_aligned_alloc(align, size), size)
              : __libc_memalign(align, size);
 }
 
-PERM_EXPORT void *memalign(size_t align, size_t size) {
+PERM_EXPORT PERM_GATED void *memalign(size_t align, size_t size) {
   return interpose_persistent() ? PERSISTENT(permje_memalign(align, size), size)
                                 : __libc_memalign(align, size);
 }
 
-PERM_EXPORT void *valloc(size_t size) {
+PERM_EXPORT PERM_GATED void *valloc(size_t size) {
   return interpose_persistent() ? PERSISTENT(permje_valloc(size), size)
                                 : __libc_valloc(size);
 }
 
-PERM_EXPORT void *pvalloc(size_t size) {
+PERM_EXPORT PERM_GATED void *pvalloc(size_t size) {
   if (!interpose_persistent())
     return __libc_pvalloc(size);
   size_t page = perm__page_size();
@@ -239,7 +262,7 @@ PERM_EXPORT void *pvalloc(size_t size) {
   return PERSISTENT(permje_valloc(bytes), bytes);
 }
 
-PERM_EXPORT size_t malloc_usable_size(void *ptr) {
+PERM_EXPORT PERM_GATED size_t malloc_usable_size(void *ptr) {
   if (ptr == NULL)
     return 0;
   return perm__in_region(ptr) ? GATED(size_t, permje_malloc_usable_size(ptr))
@@ -248,7 +271,7 @@ PERM_EXPORT size_t malloc_usable_size(void *ptr) {
 
 /*------------------------------------------------- always persistent ---*/
 
-PERM_EXPORT void *perm_malloc(size_t size) {
+PERM_EXPORT PERM_GATED void *perm_malloc(size_t size) {
   if (!perm__heap_ready()) {
     errno = ENOMEM;
     return NULL;
@@ -256,7 +279,7 @@ PERM_EXPORT void *perm_malloc(size_t size) {
   return PERSISTENT(permje_malloc(size), size);
 }
 
-PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
+PERM_EXPORT PERM_GATED void *perm_calloc(size_t n, size_t size) {
   if (!perm__heap_ready()) {
     errno = ENOMEM;
     return NULL;
@@ -264,7 +287,7 @@ PERM_EXPORT void *perm_calloc(size_t n, size_t size) {
   return PERSISTENT(permje_calloc(n, size), interpose_bytes(n, size));
 }
 
-PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
+PERM_EXPORT PERM_GATED void *perm_realloc(void *ptr, size_t size) {
   if (ptr != NULL && !perm__in_region(ptr))
     return __libc_realloc(ptr, size); /* owner keeps it */
   if (!perm__heap_ready()) {
@@ -276,7 +299,7 @@ PERM_EXPORT void *perm_realloc(void *ptr, size_t size) {
   return PERSISTENT(permje_realloc(ptr, size), size);
 }
 
-PERM_EXPORT void *perm_aligned_alloc(size_t align, size_t size) {
+PERM_EXPORT PERM_GATED void *perm_aligned_alloc(size_t align, size_t size) {
   if (!perm__heap_ready()) {
     errno = ENOMEM;
     return NULL;

@@ -201,7 +201,7 @@ static int preload_persisting(void) {
 
 /* Inside the fork gate (heap.h): a checkpoint never sees the region torn. */
 static perm_thread_t *preload_enter(void) {
-  return perm__gate_open_fast() ? NULL : perm__heap_enter();
+  return perm__gate_alone() ? NULL : perm__heap_enter();
 }
 
 static void preload_leave(perm_thread_t *t) {

@@ -11,6 +11,9 @@
 #     local, so the instance can sit next to any other malloc;
 #   - the system calls it would use to get memory or configuration
 #     (system.syms) are redirected to permje_sys_* shims in the runtime;
+#   - every other call it makes out of itself (calls.syms) goes through a
+#     permje_call_* shim (runtime/heap_calls.c) that counts the thread as
+#     inside the allocator meanwhile (runtime/safepoint.c);
 #   - its constructor is dropped: the runtime initialises it explicitly.
 set -eu
 archive=$1 out=$2 src=$3 work=$4
@@ -43,6 +46,9 @@ done
 for s in $(cat "$src/system.syms"); do
   echo "$s permje_sys_$s" >> $renames
 done
+for s in $(cat "$src/calls.syms"); do
+  echo "$s permje_call_$s" >> $renames
+done
 objcopy --redefine-syms=$renames combined.o renamed.o
 objcopy --keep-global-symbols=$keep \
         --remove-section=.init_array --remove-section=.rela.init_array \
@@ -55,4 +61,10 @@ for s in mmap munmap madvise mprotect sbrk secure_getenv readlink; do
   if nm -u "$out" | grep -qx "  *U $s"; then fail "$s was not redirected"; fi
 done
 objdump -h "$out" | grep -q init_array && fail "the constructor was not dropped"
+# Every call out of the instance is counted: nothing else may be undefined.
+others=$(nm -u "$out" | awk '{print $2}' |
+  grep -v -e '^permje_sys_' -e '^permje_call_' -e '^_GLOBAL_OFFSET_TABLE_$' \
+          -e '^_Unwind_' || true)
+[ -z "$others" ] ||
+  fail "calls out of jemalloc not listed in calls.syms (add them and a shim in runtime/heap_calls.c): $others"
 exit 0
