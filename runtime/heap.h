@@ -67,8 +67,11 @@ typedef struct perm_gate_s {
 
 PERM_HIDDEN extern perm_gate_t perm__gate;
 
-/* Code whose instruction pointer counts as inside the allocator. */
-#define PERM_GATED __attribute__((section("permrt_gated"), noinline))
+/*
+** Code whose instruction pointer counts as inside the allocator.  Only
+** gated functions may call (and so inline) gated functions.
+*/
+#define PERM_GATED __attribute__((section("permrt_gated")))
 
 /* Waits while a fork is pending (fencing first in strict mode). */
 PERM_HIDDEN void perm__heap_gate_slow(perm_thread_t *t);

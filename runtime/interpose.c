@@ -180,9 +180,22 @@ static size_t libc_usable_size(void *p) {
   return interpose_libc_usable != NULL ? interpose_libc_usable(p) : 0;
 }
 
+/* malloc's rare half: the gate is closed, or the heap gave NULL. */
+PERM_GATED __attribute__((noinline)) static void *
+interpose_malloc_slow(size_t size) {
+  return PERSISTENT(permje_malloc(size), size);
+}
+
+/* The common case keeps nothing across the call but the result. */
 PERM_EXPORT PERM_GATED void *malloc(size_t size) {
-  return interpose_persistent() ? PERSISTENT(permje_malloc(size), size)
-                                : __libc_malloc(size);
+  if (__builtin_expect(!interpose_persistent(), 0))
+    return __libc_malloc(size);
+  if (__builtin_expect(perm__gate_open_fast(), 1)) {
+    void *p = permje_malloc(size);
+    if (__builtin_expect(p != NULL, 1))
+      return p;
+  }
+  return interpose_malloc_slow(size);
 }
 
 PERM_EXPORT PERM_GATED void free(void *ptr) {
@@ -209,7 +222,7 @@ PERM_EXPORT PERM_GATED void *realloc(void *ptr, size_t size) {
                    : PERSISTENT(permje_realloc(ptr, size), size);
 }
 
-PERM_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
+PERM_EXPORT PERM_GATED void *reallocarray(void *ptr, size_t n, size_t size) {
   size_t bytes;
   if (__builtin_mul_overflow(n, size, &bytes)) {
     errno = ENOMEM;
@@ -307,7 +320,7 @@ PERM_EXPORT PERM_GATED void *perm_aligned_alloc(size_t align, size_t size) {
   return PERSISTENT(permje_aligned_alloc(align, size), size);
 }
 
-PERM_EXPORT void perm_free(void *ptr) { free(ptr); }
+PERM_EXPORT PERM_GATED void perm_free(void *ptr) { free(ptr); }
 
 /*---------------------------------------------- the runtime's own memory ---*/
 
