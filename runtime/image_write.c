@@ -20,10 +20,15 @@
 #define WRITER_CHUNK_PAGES 4096 /* pagemap entries read at once (16 MiB) */
 #define WRITER_MAX_EXTENT (64ull << 20) /* bound one checksum's span */
 /*
-** A run of zero pages this short stays inside an extent: a few zero pages
-** cost less to write than another extent costs to map at restore.
+** A run of zero pages this short may stay inside an extent: a few zero
+** pages cost less to write than another extent costs to map at restore.
+** It does when the extent is at least 8 times as long as the gap (at most
+** 1/9 of the data written is zeros), or once the image has many extents
+** already; so the allocator's sparse metadata at the start of the region
+** is written page by page, and a small heap makes a small image.
 */
 #define WRITER_ZERO_GAP_PAGES 8
+#define WRITER_PRECISE_EXTENTS 1024
 
 typedef struct writer_extents_s {
   perm_image_extent_t *v;
@@ -316,7 +321,11 @@ int perm__image_writer_region(perm_image_writer_t *w,
                         ((files.n > 0 || files.overflow) &&
                          in_file_range(&files, a));
         int keep = in_memory && !chunk_is_zero((const void *)a, page);
-        if (ext != 0 && (a - ext_end > WRITER_ZERO_GAP_PAGES * page ||
+        uint64_t gap = a - ext_end; /* zeros since the extent's data */
+        int bridge = gap * 8 <= ext_end - ext ||
+                     list.n >= WRITER_PRECISE_EXTENTS;
+        if (ext != 0 && (gap > WRITER_ZERO_GAP_PAGES * page ||
+                         (keep && gap > 0 && !bridge) ||
                          (keep && a + page - ext > WRITER_MAX_EXTENT))) {
           rc = writer_data(w, &list, ext, ext_end);
           ext = 0;

@@ -14,6 +14,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "heap.h"
 #include "image.h"
 #include "objects.h"
@@ -208,6 +210,31 @@ static int restore_map_data(restore_ctx_t *x) {
   return 0;
 }
 
+/*
+** Lazy restore maps each piece of data: a heap whose data lie in more
+** pieces than a process may have mappings (vm.max_map_count, 65530 by
+** default; a quarter of it, for everything else the process maps) is read
+** eagerly instead, rather than refused.
+*/
+static int restore_too_many_maps(size_t pieces) {
+  unsigned long max = 65530;
+  const char *test = perm__getenv("PERM_TEST_MAP_LIMIT");
+  if (test != NULL && *test)
+    max = strtoul(test, NULL, 10) * 4;
+  else {
+    char buf[32];
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+      close(fd);
+    if (n > 0) {
+      buf[n] = '\0';
+      max = strtoul(buf, NULL, 10);
+    }
+  }
+  return pieces > max / 4;
+}
+
 static int restore_verify(restore_ctx_t *x) {
   for (uint32_t i = 0; i < x->chain.n; i++) {
     int rc = perm__image_view_verify_data(&x->chain.views[i]);
@@ -317,9 +344,16 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
         (void *)perm__saved.region.base, perm__saved.region.capacity, PROT_NONE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   }
+  int eager = opts->eager;
+  if (!eager && restore_too_many_maps(x.chain.nmap)) {
+    perm__verbose("'%s' holds its data in %zu pieces, more than this "
+                  "process may map: restoring eagerly",
+                  path, x.chain.nmap);
+    eager = 1;
+  }
   rc = restore_map_runs(&x);
   if (rc == 0)
-    rc = opts->eager ? restore_read_data(&x) : restore_map_data(&x);
+    rc = eager ? restore_read_data(&x) : restore_map_data(&x);
   if (rc != 0 && opts->rollback) {
     /* Verified data that cannot be mapped: the old heap is gone. */
     perm__verbose("rollback failed after the point of no return: %s",
@@ -336,7 +370,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   /* Past this point nothing can fail for a reason the image could cause. */
   for (uint32_t i = 0; i < PERM_STATE_COUNT; i++)
     perm__image_state_copy(&x.head->state[i], x.state_lo[i]);
-  perm__saved.region.file_backed = !opts->eager && x.chain.nmap > 0;
+  perm__saved.region.file_backed = !eager && x.chain.nmap > 0;
   void *registry = x.head->registry_block;
   size_t rlen = (size_t)x.head->registry_len;
   perm__registry_restore(registry, rlen, 1, NULL, counts);
