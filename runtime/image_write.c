@@ -121,109 +121,6 @@ static int chunk_is_zero(const void *p, size_t n) {
   return 1;
 }
 
-int perm__image_writer_state(perm_image_writer_t *w, uint32_t code,
-                             const void *addr, size_t len) {
-  const unsigned char *base = addr;
-  size_t chunk = PERM_IMAGE_ALIGN;
-  /* Two passes: count the pieces and bytes, then lay the block out. */
-  uint32_t npieces = 0;
-  size_t bytes = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    perm_image_piece_t *pieces = NULL;
-    unsigned char *out = NULL, *buf = NULL;
-    size_t total = sizeof(perm_image_state_t) +
-                   npieces * sizeof(perm_image_piece_t) + bytes;
-    if (pass == 1) {
-      buf = perm__tcalloc(1, total);
-      if (buf == NULL)
-        return perm__errorf(ENOMEM, "out of memory writing %s",
-                            perm__image_block_name(PERM_BLOCK_STATE, code));
-      perm_image_state_t *t = (perm_image_state_t *)buf;
-      t->section_length = len;
-      t->count = npieces;
-      t->piece_size = sizeof(perm_image_piece_t);
-      pieces = (perm_image_piece_t *)(t + 1);
-      out = (unsigned char *)(pieces + npieces);
-    }
-    uint32_t k = 0;
-    size_t start = 0;
-    int open = 0;
-    for (size_t off = 0; off <= len; off += chunk) {
-      size_t n = off < len ? (len - off < chunk ? len - off : chunk) : 0;
-      int keep = n > 0 && !chunk_is_zero(base + off, n);
-      if (keep && !open) {
-        start = off;
-        open = 1;
-      } else if (!keep && open) {
-        size_t plen = off - start;
-        if (pass == 0) {
-          npieces++;
-          bytes += plen;
-        } else {
-          pieces[k++] = (perm_image_piece_t){start, plen};
-          memcpy(out, base + start, plen);
-          out += plen;
-        }
-        open = 0;
-      }
-      if (n < chunk)
-        break;
-    }
-    if (open) { /* the section ends in a kept chunk */
-      size_t plen = len - start;
-      if (pass == 0) {
-        npieces++;
-        bytes += plen;
-      } else {
-        pieces[k++] = (perm_image_piece_t){start, plen};
-        memcpy(out, base + start, plen);
-      }
-    }
-    if (pass == 1) {
-      int rc = perm__image_writer_block(w, PERM_BLOCK_STATE, code,
-                                        (uint64_t)addr, buf, total);
-      perm__tfree(buf);
-      return rc;
-    }
-  }
-  return 0;
-}
-
-/*------------------------------------------------------ region data ---*/
-
-static int writer_push_extent(writer_extents_t *l, perm_image_extent_t e) {
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 256;
-    void *p = perm__trealloc(l->v, ncap * sizeof *l->v);
-    if (p == NULL)
-      return perm__errorf(ENOMEM, "out of memory listing region extents");
-    l->v = p;
-    l->cap = ncap;
-  }
-  l->v[l->n++] = e;
-  return 0;
-}
-
-/* [start, end) of memory into the data area, as one present extent. */
-static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
-                       uint64_t start, uint64_t end) {
-  if (end == start)
-    return 0;
-  uint64_t off = w->next;
-  int rc =
-      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
-  if (rc != 0)
-    return writer_fail(w, rc, "region data");
-  w->next = off + (end - start); /* page multiples: stays aligned */
-  w->hdr.data_bytes += end - start;
-  return writer_push_extent(
-      l, (perm_image_extent_t){
-             .addr = start,
-             .length = end - start,
-             .file_offset = off,
-             .checksum = XXH3_64bits((const void *)start, end - start)});
-}
-
 /*
 ** Which pages of [addr, addr+len) are in memory (present or swapped), from
 ** /proc/self/pagemap; a page never touched, or purged, reads as zero and is
@@ -284,6 +181,157 @@ static int in_file_range(const file_ranges_t *fr, uint64_t a) {
     if (a >= fr->lo[i] && a < fr->hi[i])
       return 1;
   return 0;
+}
+
+/*
+** Which chunks of a state section hold data (keep[i]).  In a section of
+** zeros from the start (bss), a page not in memory reads as zero, so it is
+** not read: jemalloc's 2 MiB of bss are mostly pages never touched, and
+** reading them would fault each one in.  (A page of a section with file
+** contents that is not in memory holds them: it is read.)
+*/
+static int writer_state_chunks(const unsigned char *base, size_t len,
+                               size_t chunk, int nobits, unsigned char *keep) {
+  size_t page = perm__page_size();
+  uint64_t lo = (uint64_t)base / page * page;
+  uint64_t hi = ((uint64_t)base + len + page - 1) / page * page;
+  size_t npages = (size_t)((hi - lo) / page);
+  uint64_t *bits = perm__tcalloc(npages ? npages : 1, sizeof *bits);
+  if (bits == NULL)
+    return perm__errorf(ENOMEM, "out of memory reading a state section");
+  int have_map = 0;
+  if (nobits) {
+    int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    have_map = writer_pagemap(pm, lo, npages, bits) == 0;
+    if (pm >= 0)
+      close(pm);
+  }
+  for (size_t off = 0, i = 0; off < len; off += chunk, i++) {
+    size_t n = len - off < chunk ? len - off : chunk;
+    int maybe = !have_map;
+    for (uint64_t a = ((uint64_t)base + off) / page * page;
+         !maybe && a < (uint64_t)base + off + n; a += page)
+      maybe = (bits[(a - lo) / page] >> 62) != 0;
+    keep[i] = maybe && !chunk_is_zero(base + off, n);
+  }
+  perm__tfree(bits);
+  return 0;
+}
+
+int perm__image_writer_state(perm_image_writer_t *w, uint32_t code,
+                             const void *addr, size_t len) {
+  const unsigned char *base = addr;
+  size_t chunk = PERM_IMAGE_ALIGN;
+  size_t nchunks = len / chunk + 1;
+  unsigned char *keepv = perm__tcalloc(nchunks, 1);
+  if (keepv == NULL)
+    return perm__errorf(ENOMEM, "out of memory writing %s",
+                        perm__image_block_name(PERM_BLOCK_STATE, code));
+  int rc = writer_state_chunks(base, len, chunk,
+                               code == PERM_STATE_JEMALLOC_BSS, keepv);
+  if (rc != 0) {
+    perm__tfree(keepv);
+    return rc;
+  }
+  /* Two passes: count the pieces and bytes, then lay the block out. */
+  uint32_t npieces = 0;
+  size_t bytes = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    perm_image_piece_t *pieces = NULL;
+    unsigned char *out = NULL, *buf = NULL;
+    size_t total = sizeof(perm_image_state_t) +
+                   npieces * sizeof(perm_image_piece_t) + bytes;
+    if (pass == 1) {
+      buf = perm__tcalloc(1, total);
+      if (buf == NULL) {
+        perm__tfree(keepv);
+        return perm__errorf(ENOMEM, "out of memory writing %s",
+                            perm__image_block_name(PERM_BLOCK_STATE, code));
+      }
+      perm_image_state_t *t = (perm_image_state_t *)buf;
+      t->section_length = len;
+      t->count = npieces;
+      t->piece_size = sizeof(perm_image_piece_t);
+      pieces = (perm_image_piece_t *)(t + 1);
+      out = (unsigned char *)(pieces + npieces);
+    }
+    uint32_t k = 0;
+    size_t start = 0;
+    int open = 0;
+    for (size_t off = 0, i = 0; off <= len; off += chunk, i++) {
+      size_t n = off < len ? (len - off < chunk ? len - off : chunk) : 0;
+      int keep = n > 0 && keepv[i];
+      if (keep && !open) {
+        start = off;
+        open = 1;
+      } else if (!keep && open) {
+        size_t plen = off - start;
+        if (pass == 0) {
+          npieces++;
+          bytes += plen;
+        } else {
+          pieces[k++] = (perm_image_piece_t){start, plen};
+          memcpy(out, base + start, plen);
+          out += plen;
+        }
+        open = 0;
+      }
+      if (n < chunk)
+        break;
+    }
+    if (open) { /* the section ends in a kept chunk */
+      size_t plen = len - start;
+      if (pass == 0) {
+        npieces++;
+        bytes += plen;
+      } else {
+        pieces[k++] = (perm_image_piece_t){start, plen};
+        memcpy(out, base + start, plen);
+      }
+    }
+    if (pass == 1) {
+      rc = perm__image_writer_block(w, PERM_BLOCK_STATE, code, (uint64_t)addr,
+                                    buf, total);
+      perm__tfree(buf);
+    }
+  }
+  perm__tfree(keepv);
+  return rc;
+}
+
+/*------------------------------------------------------ region data ---*/
+
+static int writer_push_extent(writer_extents_t *l, perm_image_extent_t e) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 256;
+    void *p = perm__trealloc(l->v, ncap * sizeof *l->v);
+    if (p == NULL)
+      return perm__errorf(ENOMEM, "out of memory listing region extents");
+    l->v = p;
+    l->cap = ncap;
+  }
+  l->v[l->n++] = e;
+  return 0;
+}
+
+/* [start, end) of memory into the data area, as one present extent. */
+static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
+                       uint64_t start, uint64_t end) {
+  if (end == start)
+    return 0;
+  uint64_t off = w->next;
+  int rc =
+      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
+  if (rc != 0)
+    return writer_fail(w, rc, "region data");
+  w->next = off + (end - start); /* page multiples: stays aligned */
+  w->hdr.data_bytes += end - start;
+  return writer_push_extent(
+      l, (perm_image_extent_t){
+             .addr = start,
+             .length = end - start,
+             .file_offset = off,
+             .checksum = XXH3_64bits((const void *)start, end - start)});
 }
 
 /* The extent table after the data, and the data's place in the header. */

@@ -2,7 +2,8 @@
 ** region.c - the fixed-address reservation behind the persistent heap.
 **
 ** The region is reserved PROT_NONE with MAP_NORESERVE, so a 64 GiB region
-** costs no memory, and advised MADV_HUGEPAGE once.  Runs are handed to
+** costs no memory, and advised MADV_HUGEPAGE once (but for its first 32 MiB,
+** perm__region_advise).  Runs are handed to
 ** jemalloc first-fit from a sorted free list, else from a bump pointer, at
 ** page granularity: nothing is lost to alignment, so a region holds what its
 ** size says.  Only runs of whole 2 MiB units (jemalloc's metadata blocks,
@@ -104,7 +105,7 @@ int perm__region_reserve(perm_region_t *r, uint64_t base, uint64_t capacity) {
                               base, base + capacity);
   }
   /* Every mapping split from this one inherits the advice. */
-  madvise(p, capacity, MADV_HUGEPAGE);
+  perm__region_advise(base, base, capacity);
   memset(r, 0, sizeof *r);
   pthread_mutex_init(&r->lock, NULL);
   r->base = base;
@@ -150,7 +151,7 @@ static int region_zero(perm_region_t *r, uint64_t off, uint64_t len) {
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                        -1, 0) == MAP_FAILED)
       return -errno;
-    madvise(p, fend - off, MADV_HUGEPAGE); /* a new mapping lost it */
+    perm__region_advise(r->base, (uint64_t)p, fend - off); /* a new mapping */
     perm__track_note(r->base + off, fend - off, 1);
     off = fend;
   }
@@ -477,7 +478,7 @@ int perm__region_rearm(perm_region_t *r) {
                               "cannot make the persistent region writable "
                               "at 0x%" PRIx64,
                               r->base);
-  madvise((void *)r->base, r->capacity, MADV_HUGEPAGE);
+  perm__region_advise(r->base, r->base, r->capacity);
   return 0;
 }
 
@@ -505,4 +506,14 @@ int perm__region_foreach_run(const perm_region_t *r,
       off = r->free[i].off + r->free[i].len;
   }
   return 0;
+}
+
+void perm__region_advise(uint64_t base, uint64_t addr, uint64_t len) {
+  uint64_t split = base + PERM_REGION_SMALL_PART, end = addr + len;
+  if (addr < split)
+    madvise((void *)addr, min_u64(end, split) - addr, MADV_NOHUGEPAGE);
+  if (end > split) {
+    uint64_t from = addr > split ? addr : split;
+    madvise((void *)from, end - from, MADV_HUGEPAGE);
+  }
 }

@@ -14,6 +14,12 @@
 #define PERM_REGION_DEFAULT_BASE 0x7e0000000000ull
 #define PERM_REGION_DEFAULT_CAPACITY (64ull << 30)
 #define PERM_REGION_HUGE (2ull << 20) /* the THP size; runs of whole ones align */
+/*
+** The region's first bytes use small pages: a small heap is not inflated to
+** whole huge pages (the allocator's metadata touches a few KiB of each 2 MiB
+** it maps), and the fork copies few entries for it anyway.
+*/
+#define PERM_REGION_SMALL_PART (32ull << 20)
 /* Free runs the region state holds itself; beyond, the list moves into a run. */
 #define PERM_REGION_INLINE_FREE 256
 
@@ -79,5 +85,11 @@ PERM_HIDDEN int perm__region_foreach_run(const perm_region_t *r,
 PERM_HIDDEN void perm__region_describe_overlap(uint64_t base, uint64_t len,
                                                char *buf, size_t size);
 PERM_HIDDEN void perm__region_lock_reinit(perm_region_t *r);
+/*
+** Advises [addr, addr+len) of the region at base: small pages in its first
+** PERM_REGION_SMALL_PART bytes, transparent huge pages above.
+*/
+PERM_HIDDEN void perm__region_advise(uint64_t base, uint64_t addr,
+                                     uint64_t len);
 
 #endif /* PERM_REGION_H */

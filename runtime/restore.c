@@ -28,6 +28,7 @@
 #include "heap.h"
 #include "image.h"
 #include "objects.h"
+#include "region.h"
 #include "restore.h"
 #include "state.h"
 #include "sys.h"
@@ -166,8 +167,7 @@ static int restore_map_runs(restore_ctx_t *x) {
                        -1, 0) == MAP_FAILED)
       return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64,
                                 r->addr);
-    if (r->length >= PERM_REGION_HUGE) /* as region.c does, for the fork */
-      madvise((void *)r->addr, r->length, MADV_HUGEPAGE);
+    perm__region_advise(h->img.hdr.region_base, r->addr, r->length);
   }
   return 0;
 }
@@ -204,8 +204,7 @@ static int restore_map_data(restore_ctx_t *x) {
       return perm__errorf_errno(errno,
                                 "cannot map the heap of '%s' at 0x%" PRIx64,
                                 img->path, p->addr);
-    if (p->length >= PERM_REGION_HUGE)
-      madvise((void *)p->addr, p->length, MADV_HUGEPAGE);
+    perm__region_advise(x->head->img.hdr.region_base, p->addr, p->length);
   }
   return 0;
 }
