@@ -157,7 +157,11 @@ static int restore_policy(const char *path, const perm_restore_opts_t *opts,
       path, v->writer, v->reader);
 }
 
-/* Fresh, zero, read-write memory for every run; the rest stays PROT_NONE. */
+/*
+** Fresh, zero, read-write memory for every run; the rest stays PROT_NONE.
+** The new mappings lost the region's advice: it is given again once, over
+** all of them.
+*/
 static int restore_map_runs(restore_ctx_t *x) {
   const perm_image_view_t *h = x->head;
   for (uint32_t i = 0; i < h->nruns; i++) {
@@ -167,7 +171,11 @@ static int restore_map_runs(restore_ctx_t *x) {
                        -1, 0) == MAP_FAILED)
       return perm__errorf_errno(errno, "cannot map the heap at 0x%" PRIx64,
                                 r->addr);
-    perm__region_advise(h->img.hdr.region_base, r->addr, r->length);
+  }
+  if (h->nruns > 0) {
+    const perm_image_run_t *last = &h->runs[h->nruns - 1];
+    uint64_t base = h->img.hdr.region_base;
+    perm__region_advise(base, base, last->addr + last->length - base);
   }
   return 0;
 }
@@ -192,7 +200,9 @@ static int restore_read_data(restore_ctx_t *x) {
 ** Lazy: each piece a private mapping of the file that holds it, so pages
 ** load from the page cache on first touch and the cost of a restore does
 ** not grow with the heap.  Only data is mapped, never a hole, so reading
-** the heap never allocates in the file (a tmpfs image stays its size).
+** the heap never allocates in the file (a tmpfs image stays its size).  No
+** advice: a private file mapping has no huge pages, and its pages copied on
+** write are small ones.
 */
 static int restore_map_data(restore_ctx_t *x) {
   for (size_t i = 0; i < x->chain.nmap; i++) {
@@ -204,7 +214,6 @@ static int restore_map_data(restore_ctx_t *x) {
       return perm__errorf_errno(errno,
                                 "cannot map the heap of '%s' at 0x%" PRIx64,
                                 img->path, p->addr);
-    perm__region_advise(x->head->img.hdr.region_base, p->addr, p->length);
   }
   return 0;
 }
