@@ -37,7 +37,8 @@
 ** runs, extents), of a state block or of the runtime's saved state (inside
 ** the runtime state block's pieces), to values taken from the image itself
 ** (other fields, +-1, +-a page) or to edge values; it deletes, copies and
-** swaps entries; it resizes files; then it reseals what it changed: each
+** swaps entries; it splits a run around a hole, in the runs and in the
+** saved free list alike (the seeds have one run); it resizes files; then it reseals what it changed: each
 ** present extent's checksum, each block's, the file size and the header's,
 ** and each delta's parent checksum, most of the time (sometimes not, so the
 ** checksum paths run too).
@@ -970,10 +971,13 @@ static int fz_mut_state(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
 }
 
 /*
-** The runtime's saved state (perm_saved_t), inside the runtime state
-** block's pieces: each byte of a field is written where a piece holds it.
+** Where the bytes [off, off+width) (width <= 8) of the runtime's saved
+** state (perm_saved_t) are in the runtime state block: where[b] for each
+** byte a piece holds, NULL for the others.  Returns whether any is held.
 */
-static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
+static int fz_saved_where(const fz_view_t *v, uint64_t off, unsigned width,
+                          uint8_t *where[8]) {
+  memset(where, 0, 8 * sizeof where[0]);
   int bi = fz_find(v, PERM_BLOCK_STATE, PERM_STATE_RUNTIME);
   uint64_t len;
   uint8_t *p = bi < 0 ? NULL : fz_block(v, (uint32_t)bi, &len);
@@ -984,8 +988,43 @@ static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
   if (count > fit)
     return 0;
   const uint8_t *pcs = p + sizeof(perm_image_state_t);
-  uint64_t bytes_at = sizeof(perm_image_state_t) +
-                      (uint64_t)count * sizeof(perm_image_piece_t);
+  uint64_t src = sizeof(perm_image_state_t) +
+                 (uint64_t)count * sizeof(perm_image_piece_t);
+  int any = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t po = fz_load(pcs + i * sizeof(perm_image_piece_t), 8);
+    uint64_t pl = fz_load(pcs + i * sizeof(perm_image_piece_t) + 8, 8);
+    for (unsigned b = 0; b < width; b++)
+      if (off + b >= po && off + b - po < pl && src + (off + b - po) < len) {
+        where[b] = p + src + (off + b - po);
+        any = 1;
+      }
+    if (pl > len)
+      break;
+    src += pl;
+  }
+  return any;
+}
+
+static uint64_t fz_saved_get(uint8_t *const where[8], unsigned width) {
+  uint8_t cur[8] = {0};
+  for (unsigned b = 0; b < width; b++)
+    if (where[b] != NULL)
+      cur[b] = *where[b];
+  return fz_load(cur, width);
+}
+
+static void fz_saved_set(uint8_t *const where[8], unsigned width,
+                         uint64_t val) {
+  uint8_t cur[8];
+  fz_store(cur, width, val);
+  for (unsigned b = 0; b < width; b++)
+    if (where[b] != NULL)
+      *where[b] = cur[b];
+}
+
+/* A field of the runtime's saved state, inside the state block's pieces. */
+static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
   static const fz_field_t fields[] = {
       {offsetof(perm_saved_t, magic), 8},
       {offsetof(perm_saved_t, generation), 8},
@@ -996,7 +1035,8 @@ static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
       {offsetof(perm_saved_t, region.top), 8},
       {offsetof(perm_saved_t, region.nfree), 4},
       {offsetof(perm_saved_t, region.file_backed), 4}};
-  uint64_t off, width;
+  uint64_t off;
+  unsigned width;
   unsigned pick = (unsigned)fz_below(r, sizeof fields / sizeof fields[0] + 2);
   if (pick < sizeof fields / sizeof fields[0]) {
     off = fields[pick].off;
@@ -1007,31 +1047,102 @@ static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
           fz_below(r, 8) * sizeof(perm_region_run_t) + (pick & 1 ? 8 : 0);
     width = 8;
   }
-  /* The field's current value, byte by byte through the pieces. */
-  uint8_t cur[8] = {0};
-  uint8_t *where[8] = {0};
-  uint64_t src = bytes_at;
-  for (uint32_t i = 0; i < count; i++) {
-    uint64_t po = fz_load(pcs + i * sizeof(perm_image_piece_t), 8);
-    uint64_t pl = fz_load(pcs + i * sizeof(perm_image_piece_t) + 8, 8);
-    for (uint64_t b = 0; b < width; b++)
-      if (off + b >= po && off + b - po < pl && src + (off + b - po) < len)
-        where[b] = p + src + (off + b - po);
-    if (pl > len)
-      break;
-    src += pl;
-  }
-  int any = 0;
-  for (uint64_t b = 0; b < width; b++)
-    if (where[b] != NULL)
-      cur[b] = *where[b], any = 1;
-  if (!any)
+  uint8_t *where[8];
+  if (!fz_saved_where(v, off, width, where))
     return 0;
-  uint64_t val = fz_value(r, w, fz_load(cur, (unsigned)width), (unsigned)width);
-  fz_store(cur, (unsigned)width, val);
-  for (uint64_t b = 0; b < width; b++)
-    if (where[b] != NULL)
-      *where[b] = cur[b];
+  fz_saved_set(where, width,
+               fz_value(r, w, fz_saved_get(where, width), width));
+  return 1;
+}
+
+/*
+** A hole in a run: the run is split in two around a few pages that no
+** present extent uses, the runs block grows by an entry (into the padding
+** before the next page), and the saved free list gets the hole, sorted --
+** a sound image of a region with several runs, which the seeds (one run)
+** do not have.
+*/
+static int fz_mut_split_run(fz_rng_t *r, fz_view_t *v) {
+  const perm_image_header_t *h = &v->h;
+  uint64_t page = h->page_size;
+  int bi = fz_find(v, PERM_BLOCK_RUNS, 0);
+  uint64_t len;
+  uint8_t *p = bi < 0 ? NULL : fz_block(v, (uint32_t)bi, &len);
+  if (p == NULL || v->ver < 2 || page < 4096 || (page & (page - 1)) ||
+      len < sizeof(perm_image_table_t))
+    return 0;
+  perm_image_block_t *b =
+      (perm_image_block_t *)(v->f->p + offsetof(perm_image_header_t, blocks)) +
+      bi;
+  uint64_t end = b->offset + len, room = (end + 4095) / 4096 * 4096;
+  uint32_t count = fz_get32(p);
+  if (count == 0 || len != sizeof(perm_image_table_t) +
+                                (uint64_t)count * sizeof(perm_image_run_t) ||
+      end + sizeof(perm_image_run_t) > room || room > v->f->n)
+    return 0;
+  perm_image_run_t *runs = (perm_image_run_t *)(p + sizeof(perm_image_table_t));
+  uint32_t i = (uint32_t)fz_below(r, count);
+  perm_image_run_t run;
+  memcpy(&run, &runs[i], sizeof run);
+  if (run.length < 3 * page || run.addr % page || run.length % page)
+    return 0;
+  /* A hole of 1-16 pages strictly inside, clear of present extents. */
+  uint64_t pages = run.length / page;
+  uint64_t hl = (1 + fz_below(r, pages - 2 < 16 ? pages - 2 : 16)) * page;
+  uint64_t ho = run.addr + (1 + fz_below(r, pages - 1 - hl / page)) * page;
+  int ei = fz_find(v, PERM_BLOCK_EXTENTS, 0);
+  uint64_t xlen;
+  uint8_t *x = ei < 0 ? NULL : fz_block(v, (uint32_t)ei, &xlen);
+  if (x != NULL && xlen >= sizeof(perm_image_table_t)) {
+    uint64_t fit = (xlen - sizeof(perm_image_table_t)) / sizeof(perm_image_extent_t);
+    uint32_t xn = fz_get32(x);
+    for (uint64_t k = 0; k < xn && k < fit; k++) {
+      perm_image_extent_t e;
+      memcpy(&e, x + sizeof(perm_image_table_t) + k * sizeof e, sizeof e);
+      if (!(e.flags & PERM_EXTENT_ZERO) && e.addr < ho + hl &&
+          ho < e.addr + e.length && fz_below(r, 16))
+        return 0; /* now and then an extent in the hole: a bad image */
+    }
+  }
+  /* The saved free list: nfree and the entries, in the first piece. */
+  uint8_t *wn[8];
+  unsigned fw = sizeof(((perm_region_t *)0)->nfree);
+  if (!fz_saved_where(v, offsetof(perm_saved_t, region.nfree), fw, wn))
+    return 0;
+  uint64_t nfree = fz_saved_get(wn, fw);
+  if (nfree >= 64)
+    return 0;
+  uint64_t hoff = ho - h->region_base;
+  /* Every entry's bytes first: nothing is written unless all are held. */
+  uint8_t *wo[65][8], *wl[65][8];
+  for (uint64_t k = 0; k <= nfree; k++) {
+    uint64_t fo = offsetof(perm_saved_t, region.free) + k * sizeof(perm_region_run_t);
+    if (!fz_saved_where(v, fo, 8, wo[k]) || !fz_saved_where(v, fo + 8, 8, wl[k]))
+      return 0;
+  }
+  perm_region_run_t list[65];
+  uint64_t at = 0;
+  for (uint64_t k = 0; k < nfree; k++) {
+    perm_region_run_t f = {fz_saved_get(wo[k], 8), fz_saved_get(wl[k], 8)};
+    if (at == k && f.off > hoff)
+      list[at++] = (perm_region_run_t){hoff, hl};
+    list[at++] = f;
+  }
+  if (at == nfree)
+    list[at++] = (perm_region_run_t){hoff, hl};
+  for (uint64_t k = 0; k < at; k++) {
+    fz_saved_set(wo[k], 8, list[k].off);
+    fz_saved_set(wl[k], 8, list[k].len);
+  }
+  fz_saved_set(wn, fw, nfree + 1);
+  /* The runs: i becomes [addr, ho) and [ho + hl, end). */
+  memmove(&runs[i + 2], &runs[i + 1], (count - i - 1) * sizeof run);
+  perm_image_run_t lo = {run.addr, ho - run.addr};
+  perm_image_run_t hi = {ho + hl, run.addr + run.length - (ho + hl)};
+  memcpy(&runs[i], &lo, sizeof lo);
+  memcpy(&runs[i + 1], &hi, sizeof hi);
+  fz_store(p, 4, count + 1);
+  b->length = len + sizeof run;
   return 1;
 }
 
@@ -1255,8 +1366,10 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
       break;
     case 13:
     case 14:
-    case 15:
       changed |= fz_mut_saved(&r, w, &v);
+      break;
+    case 15:
+      changed |= fz_mut_split_run(&r, &v);
       break;
     case 16:
     case 17:
