@@ -92,7 +92,10 @@ static int chain_apply(chain_list_t *map, const perm_image_extent_t *e,
     perm__tfree(out.v);
     return rc;
   }
-  qsort(out.v, out.n, sizeof *out.v, chain_cmp);
+  /* An image with no data leaves the list empty, out.v NULL: qsort's
+     base must not be (C11 7.22.5). */
+  if (out.n > 1)
+    qsort(out.v, out.n, sizeof *out.v, chain_cmp);
   /* Sorting may have put pieces that merge next to each other again. */
   chain_list_t merged = {0};
   for (size_t i = 0; i < out.n && rc == 0; i++)

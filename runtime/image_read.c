@@ -278,7 +278,10 @@ int perm__image_read_extent(const perm_image_t *img,
     if (rc == 0)
       sum = XXH3_64bits(dst, e->length);
   } else {
-    char *buf = perm__tmalloc(READ_CHUNK);
+    /* Most extents are a few pages: no megabyte for each of them. */
+    char *buf = perm__tmalloc(e->length < READ_CHUNK && e->length > 0
+                                  ? (size_t)e->length
+                                  : READ_CHUNK);
     if (buf == NULL)
       return perm__errorf(ENOMEM, "out of memory verifying '%s'", img->path);
     rc = read_hash_range(img, e->file_offset, e->length, buf, &sum);

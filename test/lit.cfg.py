@@ -85,3 +85,33 @@ try:
         config.available_features.add("wp-async")
 except (ValueError, IndexError):
     pass
+# libFuzzer with ASan and UBSan (Debian's libclang-rt-19-dev): test/fuzz.
+def _clang_links(flags):
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "t.c")
+        with open(src, "w") as f:
+            f.write(
+                "#include <stddef.h>\n#include <stdint.h>\n"
+                "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)"
+                " { (void)d; (void)n; return 0; }\n"
+            )
+        try:
+            r = subprocess.run(
+                [config.clang] + flags + [src, "-o", os.path.join(d, "t")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return r.returncode == 0
+
+
+if _clang_links(["-fsanitize=fuzzer,address,undefined"]):
+    config.available_features.add("libfuzzer")
+# PERM_LONG_TESTS=1: the long versions (torture, stress), README.PERM 16.
+if os.environ.get("PERM_LONG_TESTS") == "1":
+    config.available_features.add("long")
