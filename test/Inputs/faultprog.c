@@ -14,6 +14,10 @@
 **                then, the fault gone, checkpoint again: "  then: ok
 **                generation G" or "  then: error ..."
 **   grow=MIB     allocate MIB MiB of data that do not compress to zero
+**   sparse=MIB   allocate MIB MiB of zeros but for one byte in each MiB
+**                (most of its pages never touched: holes in the image)
+**   holes=N      allocate N blocks of 16 KiB and free every other one (the
+**                checkpoint's child purges N/2 separate ranges)
 **   fill=MIB     grow=MIB and checkpoint (snapshots first) until a
 **                checkpoint fails: prints the checkpoints that succeeded,
 **                then the failure as fault= does (without the "then")
@@ -38,6 +42,7 @@ typedef struct chunk_s {
   struct chunk_s *next;
   uint64_t seed;
   size_t n;
+  int sparse; /* zeros, but byte i is 1 where i % 1 MiB == 0 */
   unsigned char bytes[];
 } chunk_t;
 
@@ -51,7 +56,7 @@ static uint64_t mix(uint64_t x) {
   return x;
 }
 
-static void add_chunk(size_t n) {
+static void add_chunk(size_t n, int sparse) {
   chunk_t *c = malloc(sizeof *c + n);
   if (c == NULL) {
     printf("out of memory\n");
@@ -59,6 +64,15 @@ static void add_chunk(size_t n) {
   }
   c->seed = ++nchunks;
   c->n = n;
+  c->sparse = sparse;
+  if (sparse) {
+    /* Fresh memory from the region is zero: touch one byte per MiB. */
+    for (size_t i = 0; i < n; i += 1u << 20)
+      c->bytes[i] = 1;
+    c->next = chunks;
+    chunks = c;
+    return;
+  }
   for (size_t i = 0; i < n; i += 8) {
     uint64_t v = mix(c->seed * 1000003 + i);
     memcpy(c->bytes + i, &v, n - i < 8 ? n - i : 8);
@@ -70,7 +84,14 @@ static void add_chunk(size_t n) {
 static int verify(void) {
   uint64_t k = 0;
   for (chunk_t *c = chunks; c != NULL; c = c->next, k++)
-    for (size_t i = 0; i < c->n; i += 8) {
+    for (size_t i = 0; i < c->n && c->sparse; i++)
+      if (c->bytes[i] != (i % (1u << 20) == 0)) {
+        printf("sparse chunk %llu damaged at %zu\n",
+               (unsigned long long)c->seed, i);
+        return 0;
+      }
+  for (chunk_t *c = chunks; c != NULL; c = c->next)
+    for (size_t i = 0; i < c->n && !c->sparse; i += 8) {
       uint64_t v = mix(c->seed * 1000003 + i);
       if (memcmp(c->bytes + i, &v, c->n - i < 8 ? c->n - i : 8) != 0) {
         printf("chunk %llu damaged at %zu\n", (unsigned long long)c->seed, i);
@@ -206,7 +227,7 @@ int main(int argc, char **argv) {
   if (!verify())
     return 1;
   if (!perm_restored()) {
-    add_chunk(100000);
+    add_chunk(100000, 0);
     if (checkpoint("create") != 0)
       return 1;
   }
@@ -214,7 +235,7 @@ int main(int argc, char **argv) {
     const char *s = argv[i];
     if (strncmp(s, "fault=", 6) == 0) {
       counter++;
-      add_chunk(5000 + (size_t)(mix(counter) % 50000));
+      add_chunk(5000 + (size_t)(mix(counter) % 50000), 0);
       snapshot();
       setenv("PERM_TEST_FAULT", s + 6, 1);
       int rc = checkpoint(s + 6);
@@ -224,11 +245,21 @@ int main(int argc, char **argv) {
         checkpoint("  then");
       }
     } else if (strncmp(s, "grow=", 5) == 0) {
-      add_chunk((size_t)atol(s + 5) << 20);
+      add_chunk((size_t)atol(s + 5) << 20, 0);
+    } else if (strncmp(s, "sparse=", 7) == 0) {
+      add_chunk((size_t)atol(s + 7) << 20, 1);
+    } else if (strncmp(s, "holes=", 6) == 0) {
+      long n = atol(s + 6);
+      void **v = calloc((size_t)n, sizeof *v);
+      for (long k = 0; v != NULL && k < n; k++)
+        v[k] = malloc(16 << 10);
+      for (long k = 0; v != NULL && k < n; k += 2)
+        free(v[k]);
+      /* The odd ones stay: v itself is dropped (a leak, on purpose). */
     } else if (strncmp(s, "fill=", 5) == 0) {
       int ok = 0;
       for (;;) {
-        add_chunk((size_t)atol(s + 5) << 20);
+        add_chunk((size_t)atol(s + 5) << 20, 0);
         snapshot();
         if (perm_checkpoint() != 0)
           break;
