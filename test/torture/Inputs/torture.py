@@ -55,6 +55,7 @@ import os
 import random
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -70,7 +71,7 @@ class Torture:
         self.gen = 0          # NAME's generation, 0 before the first commit
         self.prev = None      # NAME.prev's, None while there is none
         self.stats = {"old": 0, "new": 0, "between": 0, "recovered": 0,
-                      "done": 0, "compacted": 0}
+                      "done": 0, "compacted": 0, "deltas": 0}
         self.trial = -1
         self.bound = 0.02  # kill_adaptive's T, in seconds
 
@@ -199,6 +200,9 @@ class Torture:
             self.die(f"'{name}' holds generation {g}, but {committed} was "
                      f"the last committed (and {before} the one before)")
         self.stats["new" if g > committed else "old"] += 1
+        with open(name, "rb") as f:  # header flags: PERM_IMAGE_F_DELTA
+            self.stats["deltas"] += (struct.unpack_from("<I", f.read(24), 20)[0]
+                                     & 2) != 0
         if g > before:
             self.prev = g - 1 if g > 1 else None
         expect = self.prev
@@ -407,7 +411,7 @@ class Torture:
                   f"after each; {killed} killed): every image checked, "
                   f"restored and its previous image too (final generation "
                   f"{self.gen}; old {s['old']}, new {s['new']}, between "
-                  f"renames {s['between']}, compacted {s['compacted']})")
+                  f"renames {s['between']}, compacted {s['compacted']}; deltas seen {s['deltas']})")
             return
         rng = random.Random(int(os.environ.get("CRASH_SEED", "1")))
         step = {"checkpoint": self.checkpoint_trial,
@@ -423,7 +427,7 @@ class Torture:
               f"and its previous image too (final generation {self.gen}; "
               f"old {s['old']}, new {s['new']}, between renames "
               f"{s['between']}, finished {s['done']}, compacted "
-              f"{s['compacted']})")
+              f"{s['compacted']}; deltas seen {s['deltas']})")
 
 
 if __name__ == "__main__":
