@@ -77,6 +77,10 @@ except OSError:
     pass
 if os.getuid() == 0:
     config.available_features.add("root")
+# PERM_LONG_TESTS=1: the long mode (test/torture: 1000 kills instead of a
+# few dozen); tests say "%if long %{...%} %else %{...%}" or REQUIRES: long.
+if os.environ.get("PERM_LONG_TESTS") == "1":
+    config.available_features.add("long")
 # Incremental checkpoints need the kernel's asynchronous write-protect
 # (Linux 6.7+); elsewhere PERM writes full images, which tests check too.
 try:
