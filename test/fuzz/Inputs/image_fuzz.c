@@ -367,9 +367,11 @@ static void fz_check_view(const perm_image_view_t *v) {
     FZ_ASSERT(r->base == h->region_base && r->capacity == h->region_capacity &&
                   r->top == h->region_top,
               "the saved region is not the header's");
-    FZ_ASSERT(r->nfree <= PERM_REGION_MAX_FREE, "nfree %u", r->nfree);
-    for (uint32_t i = 0; i < r->nfree; i++)
-      FZ_ASSERT(r->free[i].off <= r->top && r->free[i].len <= r->top - r->free[i].off,
+    FZ_ASSERT(r->nfree <= r->free_cap, "nfree %u", r->nfree);
+    /* A list in a run of the region is region data, checked by the chain. */
+    const perm_region_run_t *f = r->free_inline;
+    for (uint32_t i = 0; r->free_run_len == 0 && i < r->nfree; i++)
+      FZ_ASSERT(f[i].off <= r->top && f[i].len <= r->top - f[i].off,
                 "free run %u beyond the top", i);
   }
 }
@@ -1043,7 +1045,7 @@ static int fz_mut_saved(fz_rng_t *r, fz_work_t *w, fz_view_t *v) {
     width = fields[pick].width;
   } else {
     /* A free run: off or len of one of the first entries. */
-    off = offsetof(perm_saved_t, region.free) +
+    off = offsetof(perm_saved_t, region.free_inline) +
           fz_below(r, 8) * sizeof(perm_region_run_t) + (pick & 1 ? 8 : 0);
     width = 8;
   }
@@ -1110,13 +1112,13 @@ static int fz_mut_split_run(fz_rng_t *r, fz_view_t *v) {
   if (!fz_saved_where(v, offsetof(perm_saved_t, region.nfree), fw, wn))
     return 0;
   uint64_t nfree = fz_saved_get(wn, fw);
-  if (nfree >= 64)
-    return 0;
+  if (nfree >= 64 || nfree >= PERM_REGION_INLINE_FREE)
+    return 0; /* (a list that outgrew the state is region data) */
   uint64_t hoff = ho - h->region_base;
   /* Every entry's bytes first: nothing is written unless all are held. */
   uint8_t *wo[65][8], *wl[65][8];
   for (uint64_t k = 0; k <= nfree; k++) {
-    uint64_t fo = offsetof(perm_saved_t, region.free) + k * sizeof(perm_region_run_t);
+    uint64_t fo = offsetof(perm_saved_t, region.free_inline) + k * sizeof(perm_region_run_t);
     if (!fz_saved_where(v, fo, 8, wo[k]) || !fz_saved_where(v, fo + 8, 8, wl[k]))
       return 0;
   }

@@ -124,11 +124,11 @@ static void forge_saved(int fd, perm_image_header_t *h, const char *field) {
   else if (strcmp(field, "region.base") == 0)
     s->region.base = val(s->region.base);
   else if (sscanf(field, "region.free.%u.%15s", &i, name) == 2 &&
-           i < PERM_REGION_MAX_FREE && strcmp(name, "off") == 0)
-    s->region.free[i].off = val(s->region.free[i].off);
+           i < PERM_REGION_INLINE_FREE && strcmp(name, "off") == 0)
+    s->region.free_inline[i].off = val(s->region.free_inline[i].off);
   else if (sscanf(field, "region.free.%u.%15s", &i, name) == 2 &&
-           i < PERM_REGION_MAX_FREE && strcmp(name, "len") == 0)
-    s->region.free[i].len = val(s->region.free[i].len);
+           i < PERM_REGION_INLINE_FREE && strcmp(name, "len") == 0)
+    s->region.free_inline[i].len = val(s->region.free_inline[i].len);
   else
     die("unknown saved field");
   /* Encoded as the writer does: the non-zero 4 KiB chunks, merged. */
