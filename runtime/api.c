@@ -80,6 +80,7 @@ typedef struct api_s {
   char *ckpt_path;
   int ckpt_main;    /* it writes the open image (not a backup) */
   api_chain_t chain;
+  int readback;     /* PERM_READBACK=1 at perm_open */
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
   uint64_t last_dirtied, last_data;
   int last_delta;
@@ -184,6 +185,11 @@ static int api_wait_locked(void) {
   return rc;
 }
 
+/* Incremental checkpoints: PERM_INCREMENTAL, else the mode letter i. */
+static int api_chain_wanted(const perm_config_t *cfg, int want) {
+  return cfg->incremental > 0 || (cfg->incremental < 0 && want);
+}
+
 /*
 ** Starts tracking writes for incremental checkpoints, or says once why
 ** checkpoints will be full images.
@@ -191,15 +197,20 @@ static int api_wait_locked(void) {
 static void api_chain_start(const perm_config_t *cfg, int want,
                             const perm_restore_info_t *restored) {
   api_chain_t *ch = &api.chain;
-  perm__track_stop();
+  /* Started by the restore at the instant the memory was the image's. */
+  int since_restore = restored != NULL && perm__track_active();
+  if (!since_restore)
+    perm__track_stop();
   perm__ranges_free(&ch->child_changes);
   ch->tracking = ch->have_parent = 0;
   ch->max_length = cfg->chain_max;
   ch->max_ratio = cfg->chain_ratio;
-  if (cfg->incremental == 0 || (!want && cfg->incremental < 0))
+  if (!api_chain_wanted(cfg, want)) {
+    perm__track_stop();
     return;
+  }
   const perm_region_t *r = &perm__saved.region;
-  if (perm__track_start(r->base, r->capacity, r->top) != 0) {
+  if (!since_restore && perm__track_start(r->base, r->capacity, r->top) != 0) {
     if (!ch->told)
       perm__verbose("incremental checkpoints are not available (%s): every "
                     "checkpoint writes a full image",
@@ -208,9 +219,12 @@ static void api_chain_start(const perm_config_t *cfg, int want,
     return;
   }
   ch->tracking = 1;
-  if (restored == NULL)
+  /*
+  ** The next delta changes the restored image only if every change since
+  ** it was loaded is known: tracking started by the restore itself.
+  */
+  if (!since_restore)
     return;
-  /* The memory is the restored image now: the next delta can change it. */
   ch->have_parent = 1;
   ch->parent_generation = restored->generation;
   ch->parent_checksum = restored->header_checksum;
@@ -374,7 +388,9 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
                              .eager = cfg.eager || m.eager,
                              .shared = m.shared || (flags & PERM_OPEN_SHARED),
                              .startup = (flags & PERM_OPEN_STARTUP) != 0,
-                             .trust = cfg.trust_image};
+                             .trust = cfg.trust_image,
+                             .track = m.access != API_READONLY &&
+                                      api_chain_wanted(&cfg, m.incremental)};
     perm_restore_counts_t counts;
     rc = perm__restore(path, &o, &counts, &info);
     if (rc == 0 && !(flags & PERM_OPEN_STARTUP))
@@ -393,6 +409,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
     api.atfork = 1;
   }
   api.lock_fd = lock_fd;
+  api.readback = cfg.readback;
   api.owner = getpid();
   api.path = perm__tstrdup(path);
   if (api.path == NULL) {
@@ -478,6 +495,7 @@ static int api_checkpoint(const char *target, int async) {
     plan.parent_chain = api.chain.chain_length;
     plan.child_prev = &api.chain.child_changes;
   }
+  plan.readback = api.readback;
   api.forking = 1;
   rc = perm__checkpoint_start(&api.ckpt, copy, &plan, locks, 2);
   api.forking = 0;

@@ -41,6 +41,7 @@
 #include "heap.h"
 #include "image.h"
 #include "objects.h"
+#include "readback.h"
 #include "registry.h"
 #include "sys.h"
 
@@ -50,6 +51,8 @@
 typedef struct ckpt_fork_s {
   perm_ranges_t written; /* pages written since the last checkpoint */
   int status;            /* 0, or why they are not known (a full image) */
+  int child_tracked;     /* in the child: its own writes are tracked */
+  char child_why[256];   /* in the child: why they are not */
 } ckpt_fork_t;
 
 static ckpt_fork_t ckpt_fork;
@@ -58,6 +61,21 @@ static void ckpt_at_fork(void *arg) {
   (void)arg;
   ckpt_fork.status = perm__track_collect(perm__saved.region.top,
                                          &ckpt_fork.written);
+}
+
+/*
+** First thing in the child: from here on its own writes to its copy are
+** tracked as the parent's are, so the next delta can undo them (the child
+** gives back every thread's cache, and jemalloc's lists are in the region).
+*/
+static void ckpt_at_child(void *arg) {
+  (void)arg;
+  const perm_region_t *r = &perm__saved.region;
+  ckpt_fork.child_tracked =
+      perm__track_start(r->base, r->capacity, r->top) == 0;
+  if (!ckpt_fork.child_tracked)
+    snprintf(ckpt_fork.child_why, sizeof ckpt_fork.child_why, "%s",
+             perm__error_message());
 }
 
 static int ckpt_collect_run(void *arg, uint64_t addr, uint64_t len) {
@@ -140,16 +158,18 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
                         "may be torn, so no image was written; the last one "
                         "is kept",
                         stuck);
-  /*
-  ** Our own changes to this copy are tracked as the parent's writes are:
-  ** without it no delta could follow this image.
-  */
-  int tracked = plan->track &&
-                perm__track_start(s->region.base, s->region.capacity,
-                                  s->region.top) == 0;
+  int tracked = plan->track && ckpt_fork.child_tracked;
   if (plan->track && !tracked)
-    perm__verbose("checkpoint of '%s': %s", path, perm__error_message());
+    perm__verbose("checkpoint of '%s': %s", path, ckpt_fork.child_why);
   perm__heap_child_quiesce();
+  /*
+  ** The statistics before the child's changes are collected: jemalloc
+  ** refreshes them in its own structures, which are in the region.  From
+  ** the collection on, the child must not write the region: what it
+  ** changes after is neither in this delta nor undone by the next.
+  */
+  uint64_t allocated, active, resident, mapped;
+  perm__heap_stats(&allocated, &active, &resident, &mapped);
   int crc = tracked ? perm__track_collect(s->region.top, mine) : 0;
   if (crc != 0) {
     perm__verbose("checkpoint of '%s': its own changes: %s", path,
@@ -179,9 +199,8 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
   w.hdr.region_top = s->region.top;
   snprintf(w.hdr.jemalloc_version, sizeof w.hdr.jemalloc_version, "%s",
            perm__heap_version());
-  uint64_t resident, mapped;
-  perm__heap_stats(&w.hdr.heap_allocated, &w.hdr.heap_active, &resident,
-                   &mapped);
+  w.hdr.heap_allocated = allocated;
+  w.hdr.heap_active = active;
   if (perm__registry_has_raw())
     w.hdr.flags |= PERM_IMAGE_F_RAW_GLOBALS;
   char parent[4200];
@@ -219,15 +238,21 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
   if (rc == 0)
     rc = delta ? perm__image_writer_delta(&w, pages.v, pages.n)
                : perm__image_writer_region(&w, runs.v, runs.n);
-  perm__ranges_free(&runs);
   perm__ranges_free(&pages);
   if (rc == 0)
     rc = perm__image_writer_finish(&w);
   if (rc != 0) {
+    perm__ranges_free(&runs);
     perm__image_writer_abort(&w);
     commit->tmp[0] = '\0';
     return rc;
   }
+  if (plan->readback && (rc = perm__readback_check(commit->tmp, path, &runs)) != 0) {
+    perm__ranges_free(&runs);
+    perm__commit_abort(commit);
+    return rc;
+  }
+  perm__ranges_free(&runs);
   if (plan->track)
     rc = perm__chain_member_name(path, w.hdr.generation, w.hdr.header_checksum,
                                  commit->member, sizeof commit->member);
@@ -293,7 +318,9 @@ int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
     return perm__errorf_errno(errno, "checkpoint: cannot create a pipe");
   perm__ranges_free(&ckpt_fork.written);
   ckpt_fork.status = -ESTALE;
-  perm__heap_set_checkpoint_fork(1, plan->track ? ckpt_at_fork : NULL, NULL);
+  ckpt_fork.child_tracked = 0;
+  perm__heap_set_checkpoint_fork(1, plan->track ? ckpt_at_fork : NULL,
+                                 plan->track ? ckpt_at_child : NULL, NULL);
   uint64_t t0 = perm__now_ns();
   pid_t pid = perm__sys_fork();
   if (pid == 0) {
@@ -303,7 +330,7 @@ int perm__checkpoint_start(perm_ckpt_t *c, const char *path,
     ckpt_child(fds[1], path, plan, locks, nlocks);
   }
   uint64_t t1 = perm__now_ns();
-  perm__heap_set_checkpoint_fork(0, NULL, NULL);
+  perm__heap_set_checkpoint_fork(0, NULL, NULL, NULL);
   perm__ranges_free(&ckpt_fork.written); /* the child has its copy */
   if (pid < 0) {
     int err = errno;

@@ -33,6 +33,7 @@ typedef struct perm_ckpt_plan_s {
   uint64_t parent_checksum;    /* its header checksum */
   uint64_t parent_chain;       /* its chain length */
   const perm_ranges_t *child_prev; /* the last child's own changes */
+  int readback;                /* PERM_READBACK: compare before committing */
 } perm_ckpt_plan_t;
 
 typedef struct perm_ckpt_result_s {

@@ -90,6 +90,7 @@ int perm__config_load(perm_config_t *c) {
   c->eager = 0;
   c->allow_rebuild = 0;
   c->trust_image = 0;
+  c->readback = 0;
   c->incremental = -1;
   c->chain_max = PERM_CHAIN_MAX_DEFAULT;
   c->chain_ratio = PERM_CHAIN_RATIO_DEFAULT;
@@ -131,6 +132,9 @@ int perm__config_load(perm_config_t *c) {
   if (rc == 0)
     rc = perm__parse_bool("PERM_TRUST_IMAGE", perm__getenv("PERM_TRUST_IMAGE"),
                           &c->trust_image);
+  if (rc == 0)
+    rc = perm__parse_bool("PERM_READBACK", perm__getenv("PERM_READBACK"),
+                          &c->readback);
   if (rc == 0 && (v = perm__getenv("PERM_INCREMENTAL")) != NULL && *v)
     rc = perm__parse_bool("PERM_INCREMENTAL", v, &c->incremental);
   if (rc == 0 && (v = perm__getenv("PERM_CHAIN_MAX")) != NULL && *v) {

@@ -24,6 +24,7 @@ typedef struct perm_config_s {
   uint64_t chain_max; /* PERM_CHAIN_MAX: images in a chain before a full */
   double chain_ratio; /* PERM_CHAIN_RATIO: delta bytes / full image bytes */
   int gate_publish;   /* PERM_GATE=publish | signal (default) */
+  int readback;       /* PERM_READBACK=1: checkpoints read their image back */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);

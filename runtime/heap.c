@@ -117,6 +117,7 @@ typedef struct heap_s {
   int ready;           /* the instance holds a heap in this process */
   int checkpoint_fork; /* the next fork is a checkpoint's */
   void (*at_fork)(void *); /* called in a checkpoint's prefork, locks held */
+  void (*at_child)(void *); /* first in a checkpoint's child */
   void *at_fork_arg;
   int atfork_installed;
   int creating; /* inside perm__heap_create: learn the rtree lock */
@@ -494,6 +495,13 @@ static void heap_postfork_parent(void) {
 ** (perm__heap_child_quiesce) so the image holds no thread at all.
 */
 static void heap_postfork_child(void) {
+  /*
+  ** Before the child writes a byte of the region (giving back the other
+  ** threads' caches does): its own changes are tracked from here, or the
+  ** delta after its image would miss them.
+  */
+  if (heap.checkpoint_fork && heap.at_child != NULL)
+    heap.at_child(heap.at_fork_arg);
   if (heap.ready) {
     perm__region_lock_reinit(&perm__saved.region);
     permje_jemalloc_postfork_parent();
@@ -532,9 +540,10 @@ void perm__heap_install_atfork(void) {
 }
 
 void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
-                                    void *arg) {
+                                    void (*at_child)(void *), void *arg) {
   heap.checkpoint_fork = on;
   heap.at_fork = on ? at_fork : NULL;
+  heap.at_child = on ? at_child : NULL;
   heap.at_fork_arg = on ? arg : NULL;
 }
 

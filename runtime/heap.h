@@ -148,9 +148,11 @@ PERM_HIDDEN void perm__heap_out_of_memory(size_t bytes);
 /*
 ** Fork protocol (checkpoint.c): mark the next fork as a checkpoint's, and
 ** have at_fork(arg) called at its instant, once no thread is inside the
-** allocator and its locks are held (NULL: nothing to call).
+** allocator and its locks are held, and at_child(arg) first thing in the
+** child, before it changes anything (NULL: nothing to call).
 */
 PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
+                                                void (*at_child)(void *),
                                                 void *arg);
 /*
 ** The thread the last fork had to go ahead without after waiting 2 s (its

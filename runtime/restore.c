@@ -30,6 +30,7 @@
 #include "objects.h"
 #include "region.h"
 #include "restore.h"
+#include "track.h"
 #include "state.h"
 #include "sys.h"
 
@@ -375,6 +376,17 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
     return rc;
   }
 
+  /*
+  ** The region is the image's, byte for byte, only now: tracking for the
+  ** next delta starts here, not once the allocator is re-armed, whose
+  ** writes to its lists in the region that delta must hold.  Not being
+  ** able to track is no error: the caller finds it inactive.
+  */
+  if (opts->track &&
+      perm__track_start(x.head->img.hdr.region_base,
+                        x.head->img.hdr.region_capacity,
+                        x.head->img.hdr.region_top) != 0)
+    perm__track_stop();
   /* Past this point nothing can fail for a reason the image could cause. */
   for (uint32_t i = 0; i < PERM_STATE_COUNT; i++)
     perm__image_state_copy(&x.head->state[i], x.state_lo[i]);

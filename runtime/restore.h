@@ -16,6 +16,7 @@ typedef struct perm_restore_opts_s {
   int trust;         /* PERM_TRUST_IMAGE=1: restore files others could write */
   int startup;       /* before main: globals still to register are checked
                         then (perm__registry_end_startup) */
+  int track;         /* start write tracking once the region is the image's */
 } perm_restore_opts_t;
 
 /*

@@ -6,7 +6,7 @@
 // REQUIRES: wp-async
 // RUN: %clang %cflags %s %ldflags -o %t.exe
 // RUN: rm -rf %t.d && mkdir -p %t.d
-// RUN: %t.exe %t.d/img write | FileCheck --check-prefix=WRITE %s
+// RUN: env PERM_READBACK=1 %t.exe %t.d/img write | FileCheck --check-prefix=WRITE %s
 // RUN: %t.exe %t.d/img reuse | FileCheck --check-prefix=REUSE %s
 // WRITE: generation 2: delta
 // REUSE: 4000 new objects, none of them a live one

@@ -14,7 +14,7 @@ cd "$dir"
   -lpermrt -o seedprog
 "$clang" -Wall -Wextra -I"$src/runtime" "$in/shrink.c" -lxxhash -o shrink
 ./seedprog img/full.img full
-./seedprog img/chain.img chain
+PERM_CHAIN_RATIO=100 ./seedprog img/chain.img chain # small: never folded
 ./shrink img/full.img seeds/full
 ./shrink img/chain.img small/chain.img 6
 ./shrink img/chain.img.prev small/prev 6
