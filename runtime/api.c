@@ -264,11 +264,15 @@ static int api_own_image(void) {
   if (api.lock_fd >= 0 && api.owner == getpid())
     return 0;
   int fd = perm__lock_image(api.path);
-  if (fd < 0)
+  if (fd < 0) {
+    /* The lock's message (the holder's name) is quoted: copied aside. */
+    char why[2048];
+    snprintf(why, sizeof why, "%s", perm__error_message());
     return perm__errorf(-fd,
                         "checkpoint of '%s' from process %d, forked from the "
                         "one that opened it: %s",
-                        api.path, (int)getpid(), perm__error_message());
+                        api.path, (int)getpid(), why);
+  }
   api.lock_fd = fd;
   api.owner = getpid();
   return 0;
