@@ -72,6 +72,7 @@ typedef struct api_s {
   api_mode_t mode;
   char *path;       /* the image, transient memory */
   int lock_fd;      /* its lock (lock.c) while open for writing, else -1 */
+  int trust;        /* PERM_TRUST_IMAGE at perm_open: others' lock files */
   pid_t owner;      /* the process holding lock_fd */
   int forking;      /* a checkpoint's fork is under way: the child keeps
                        the lock */
@@ -263,7 +264,7 @@ static void api_fork_child(void) {
 static int api_own_image(void) {
   if (api.lock_fd >= 0 && api.owner == getpid())
     return 0;
-  int fd = perm__lock_image(api.path);
+  int fd = perm__lock_image(api.path, api.trust);
   if (fd < 0) {
     /* The lock's message (the holder's name) is quoted: copied aside. */
     char why[2048];
@@ -365,7 +366,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   int lock_fd = -1;
   perm_restore_info_t info;
   if (m.access != API_READONLY) {
-    lock_fd = perm__lock_image(path);
+    lock_fd = perm__lock_image(path, cfg.trust_image);
     if (lock_fd < 0) {
       rc = lock_fd;
       goto out;
@@ -398,6 +399,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   api.lock_fd = lock_fd;
   api.owner = getpid();
+  api.trust = cfg.trust_image;
   api.path = perm__tstrdup(path);
   if (api.path == NULL) {
     rc = perm__errorf(ENOMEM, "perm_open: out of memory");
@@ -458,7 +460,7 @@ static int api_checkpoint(const char *target, int async) {
       goto out;
   } else {
     /* A backup (perm_checkpoint_to): locked while it is written. */
-    target_lock = perm__lock_image(target);
+    target_lock = perm__lock_image(target, api.trust);
     if (target_lock < 0) {
       rc = target_lock;
       goto out;
