@@ -279,6 +279,31 @@ static int api_own_image(void) {
   return 0;
 }
 
+/*
+** An image's path (st: its lstat) names a regular file, never a symbolic
+** link, for every mode and for a backup's target alike: a link another
+** user could redirect would have the image read from, or committed over,
+** a file of their choice.
+*/
+static int api_check_file(const char *what, const char *path,
+                          const struct stat *st) {
+  if (S_ISREG(st->st_mode))
+    return 0;
+  if (S_ISLNK(st->st_mode)) {
+    char target[4096];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    return perm__errorf(ELOOP,
+                        "%s('%s'): the image is a symbolic link (to '%s'); "
+                        "PERM does not follow links to images, which another "
+                        "user could redirect: give the real path",
+                        what, path, target);
+  }
+  return perm__errorf(EINVAL,
+                      "%s('%s'): it is not a regular file, so not an image",
+                      what, path);
+}
+
 static void api_report_restore(const char *path) {
   perm_restore_counts_t c;
   perm__registry_counts(&c);
@@ -335,24 +360,8 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   struct stat st;
   int exists = lstat(path, &st) == 0;
-  if (exists && !S_ISREG(st.st_mode)) {
-    if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = readlink(path, target, sizeof target - 1);
-      target[n > 0 ? n : 0] = '\0';
-      rc = perm__errorf(ELOOP,
-                        "perm_open('%s'): the image is a symbolic link (to "
-                        "'%s'); PERM does not follow links to images, which "
-                        "another user could redirect: give the real path",
-                        path, target);
-    } else {
-      rc = perm__errorf(EINVAL,
-                        "perm_open('%s'): it is not a regular file, so not "
-                        "an image",
-                        path);
-    }
+  if (exists && (rc = api_check_file("perm_open", path, &st)) != 0)
     goto out;
-  }
   int restoring = exists && m.access != API_NEW;
   if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
     rc = perm__errorf(ENOENT,
@@ -460,6 +469,10 @@ static int api_checkpoint(const char *target, int async) {
       goto out;
   } else {
     /* A backup (perm_checkpoint_to): locked while it is written. */
+    struct stat st;
+    if (lstat(target, &st) == 0 &&
+        (rc = api_check_file("perm_checkpoint_to", target, &st)) != 0)
+      goto out;
     target_lock = perm__lock_image(target, api.trust);
     if (target_lock < 0) {
       rc = target_lock;
