@@ -72,6 +72,7 @@ typedef struct api_s {
   api_mode_t mode;
   char *path;       /* the image, transient memory */
   int lock_fd;      /* its lock (lock.c) while open for writing, else -1 */
+  int trust;        /* PERM_TRUST_IMAGE at perm_open: others' lock files */
   pid_t owner;      /* the process holding lock_fd */
   int forking;      /* a checkpoint's fork is under way: the child keeps
                        the lock */
@@ -277,15 +278,44 @@ static void api_fork_child(void) {
 static int api_own_image(void) {
   if (api.lock_fd >= 0 && api.owner == getpid())
     return 0;
-  int fd = perm__lock_image(api.path);
-  if (fd < 0)
+  int fd = perm__lock_image(api.path, api.trust);
+  if (fd < 0) {
+    /* The lock's message (the holder's name) is quoted: copied aside. */
+    char why[2048];
+    snprintf(why, sizeof why, "%s", perm__error_message());
     return perm__errorf(-fd,
                         "checkpoint of '%s' from process %d, forked from the "
                         "one that opened it: %s",
-                        api.path, (int)getpid(), perm__error_message());
+                        api.path, (int)getpid(), why);
+  }
   api.lock_fd = fd;
   api.owner = getpid();
   return 0;
+}
+
+/*
+** An image's path (st: its lstat) names a regular file, never a symbolic
+** link, for every mode and for a backup's target alike: a link another
+** user could redirect would have the image read from, or committed over,
+** a file of their choice.
+*/
+static int api_check_file(const char *what, const char *path,
+                          const struct stat *st) {
+  if (S_ISREG(st->st_mode))
+    return 0;
+  if (S_ISLNK(st->st_mode)) {
+    char target[4096];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    return perm__errorf(ELOOP,
+                        "%s('%s'): the image is a symbolic link (to '%s'); "
+                        "PERM does not follow links to images, which another "
+                        "user could redirect: give the real path",
+                        what, path, target);
+  }
+  return perm__errorf(EINVAL,
+                      "%s('%s'): it is not a regular file, so not an image",
+                      what, path);
 }
 
 static void api_report_restore(const char *path) {
@@ -344,24 +374,8 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   struct stat st;
   int exists = lstat(path, &st) == 0;
-  if (exists && !S_ISREG(st.st_mode)) {
-    if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = readlink(path, target, sizeof target - 1);
-      target[n > 0 ? n : 0] = '\0';
-      rc = perm__errorf(ELOOP,
-                        "perm_open('%s'): the image is a symbolic link (to "
-                        "'%s'); PERM does not follow links to images, which "
-                        "another user could redirect: give the real path",
-                        path, target);
-    } else {
-      rc = perm__errorf(EINVAL,
-                        "perm_open('%s'): it is not a regular file, so not "
-                        "an image",
-                        path);
-    }
+  if (exists && (rc = api_check_file("perm_open", path, &st)) != 0)
     goto out;
-  }
   int restoring = exists && m.access != API_NEW;
   if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
     rc = perm__errorf(ENOENT,
@@ -375,7 +389,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   int lock_fd = -1;
   perm_restore_info_t info;
   if (m.access != API_READONLY) {
-    lock_fd = perm__lock_image(path);
+    lock_fd = perm__lock_image(path, cfg.trust_image);
     if (lock_fd < 0) {
       rc = lock_fd;
       goto out;
@@ -411,6 +425,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   api.lock_fd = lock_fd;
   api.readback = cfg.readback;
   api.owner = getpid();
+  api.trust = cfg.trust_image;
   api.path = perm__tstrdup(path);
   if (api.path == NULL) {
     rc = perm__errorf(ENOMEM, "perm_open: out of memory");
@@ -471,7 +486,11 @@ static int api_checkpoint(const char *target, int async) {
       goto out;
   } else {
     /* A backup (perm_checkpoint_to): locked while it is written. */
-    target_lock = perm__lock_image(target);
+    struct stat st;
+    if (lstat(target, &st) == 0 &&
+        (rc = api_check_file("perm_checkpoint_to", target, &st)) != 0)
+      goto out;
+    target_lock = perm__lock_image(target, api.trust);
     if (target_lock < 0) {
       rc = target_lock;
       goto out;

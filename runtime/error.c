@@ -15,11 +15,18 @@
 /* Per-thread, so perm_error() is thread-safe without locks. */
 static __thread char perm_error_buf[2048];
 
+/*
+** Formatted aside, then copied: an argument may be the previous message
+** (perm__error_message()), which formatting straight into the buffer
+** would overwrite while it is read.
+*/
 static int error_vset(int err, int with_errno, const char *fmt, va_list ap) {
-  int n = vsnprintf(perm_error_buf, sizeof perm_error_buf, fmt, ap);
-  if (with_errno && n >= 0 && (size_t)n < sizeof perm_error_buf)
-    snprintf(perm_error_buf + n, sizeof perm_error_buf - (size_t)n, ": %s",
-             strerror(err));
+  char msg[sizeof perm_error_buf];
+  msg[0] = '\0';
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  if (with_errno && n >= 0 && (size_t)n < sizeof msg)
+    snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(err));
+  memcpy(perm_error_buf, msg, strlen(msg) + 1);
   if (perm__verbose_enabled())
     fprintf(stderr, "perm: error: %s\n", perm_error_buf);
   return -err;
@@ -45,7 +52,8 @@ const char *perm__error_message(void) { return perm_error_buf; }
 void perm__error_clear(void) { perm_error_buf[0] = '\0'; }
 
 void perm__error_set_raw(const char *msg) {
-  snprintf(perm_error_buf, sizeof perm_error_buf, "%s", msg);
+  if (msg != perm_error_buf)
+    snprintf(perm_error_buf, sizeof perm_error_buf, "%s", msg);
 }
 
 int perm__verbose_enabled(void) {

@@ -169,10 +169,28 @@ int perm__image_open(perm_image_t *img, const char *path) {
   if (!S_ISREG(st.st_mode)) {
     rc = perm__errorf(EINVAL, "'%s' is not a regular file, so not a PERM image",
                       path);
-  } else if (img->file_size < PERM_IMAGE_HEADER_SIZE ||
-             perm__sys_pread_all(img->fd, page, sizeof page, 0) != 0) {
-    if (img->file_size >= 8 && perm__sys_pread_all(img->fd, page, 8, 0) == 0 &&
-        memcmp(page, PERM_IMAGE_MAGIC, 8) == 0)
+  } else {
+    /*
+    ** A read that fails is the disk's or the file system's error, named as
+    ** such, not a verdict on the contents; a short file (or one that
+    ** shrank since the fstat: ENODATA) is judged by its first bytes.
+    */
+    int whole = img->file_size >= PERM_IMAGE_HEADER_SIZE;
+    int r = whole ? perm__sys_pread_all(img->fd, page, sizeof page, 0)
+                  : -ENODATA;
+    if (r == -ENODATA) {
+      whole = 0;
+      r = img->file_size >= 8 ? perm__sys_pread_all(img->fd, page, 8, 0)
+                              : -ENODATA;
+    }
+    if (r != 0 && r != -ENODATA)
+      rc = perm__errorf(-r,
+                        "cannot read the header of the image '%s': %s "
+                        "(restore '%s.prev')",
+                        path, strerror(-r), path);
+    else if (r == 0 && whole)
+      rc = read_header(img, page);
+    else if (r == 0 && memcmp(page, PERM_IMAGE_MAGIC, 8) == 0)
       rc = perm__errorf(EINVAL,
                         "the image '%s' is truncated: %" PRIu64
                         " bytes, not even a header (restore '%s.prev')",
@@ -181,8 +199,6 @@ int perm__image_open(perm_image_t *img, const char *path) {
       rc = perm__errorf(
           EINVAL, "'%s' is not a PERM image (%" PRIu64 " bytes, no header)",
           path, img->file_size);
-  } else {
-    rc = read_header(img, page);
   }
   if (rc != 0)
     perm__image_close(img);

@@ -269,11 +269,13 @@ static int validate_layout(perm_image_view_t *v) {
 static int validate_prebound(perm_image_view_t *v, const perm_image_block_t *b) {
   const perm_image_t *img = &v->img;
   uint64_t bound = 0;
+  int rd = 0; /* a read that failed: an I/O error, not a malformed block */
   if (b->length <= VALIDATE_PREBOUND_BYTES)
     return 0;
   if (b->type == PERM_BLOCK_REGISTRY) {
     perm_image_table_t t;
-    if (perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset) != 0 ||
+    if ((rd = perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset)) !=
+            0 ||
         t.entry_size != sizeof(perm_image_global_t) ||
         t.count > (b->length - sizeof t) / sizeof(perm_image_global_t))
       goto bad;
@@ -281,9 +283,9 @@ static int validate_prebound(perm_image_view_t *v, const perm_image_block_t *b) 
     perm_image_global_t g[256];
     for (uint32_t i = 0; i < t.count; i += 256) {
       uint32_t n = t.count - i < 256 ? t.count - i : 256;
-      if (perm__sys_pread_all(img->fd, g, n * sizeof *g,
-                              (off_t)(b->offset + sizeof t +
-                                      (uint64_t)i * sizeof *g)) != 0)
+      if ((rd = perm__sys_pread_all(img->fd, g, n * sizeof *g,
+                                    (off_t)(b->offset + sizeof t +
+                                            (uint64_t)i * sizeof *g))) != 0)
         goto bad;
       for (uint32_t k = 0; k < n; k++) {
         if (g[k].size > b->length)
@@ -293,7 +295,8 @@ static int validate_prebound(perm_image_view_t *v, const perm_image_block_t *b) 
     }
   } else if (b->type == PERM_BLOCK_STATE && img->hdr.format_version >= 2) {
     perm_image_state_t t;
-    if (perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset) != 0 ||
+    if ((rd = perm__sys_pread_all(img->fd, &t, sizeof t, (off_t)b->offset)) !=
+            0 ||
         t.piece_size != sizeof(perm_image_piece_t) ||
         t.section_length > VALIDATE_MAX_STATE_BLOCK)
       goto bad;
@@ -305,6 +308,12 @@ static int validate_prebound(perm_image_view_t *v, const perm_image_block_t *b) 
   if (b->length <= bound)
     return 0;
 bad:
+  if (rd != 0)
+    return validate_reader_problem(
+        v, perm__errorf(-rd, "cannot read %s of the image '%s': %s",
+                        perm__image_block_name(b->type, b->flags), img->path,
+                        rd == -ENODATA ? "the file ends early"
+                                       : strerror(-rd)));
   return validate_problem(v,
                           "the image '%s' is malformed: %s is %" PRIu64
                           " bytes, more than its own tables can need"

@@ -11,8 +11,12 @@
 /*
 ** Takes the lock of the image at path; returns the lock file's descriptor
 ** (>= 0), or -EBUSY naming the process that holds it, or another -errno.
+** A lock file of another user's is refused (-EACCES, saying whose it is
+** and whether a process holds it) unless trust (PERM_TRUST_IMAGE=1): then
+** it is locked like one's own, and replaced by one of the caller's where
+** the directory allows.
 */
-PERM_HIDDEN int perm__lock_image(const char *path);
+PERM_HIDDEN int perm__lock_image(const char *path, int trust);
 PERM_HIDDEN void perm__unlock_image(int fd);
 
 #endif /* PERM_LOCK_H */

@@ -255,9 +255,16 @@ static void binary_hexid(char *buf, size_t size, const uint8_t *id,
     snprintf(buf, size, "none");
 }
 
-static void binary_text(const binary_t *b, const char *prog_path) {
+/*
+** Names and paths, from the image or PROG's file, go through
+** tool_printable() (as in perm info): a crafted name cannot drive the
+** terminal or break the table.  The reasons quote names too.
+*/
+static void binary_text(const binary_t *b, const char *prog_arg) {
   const elf_program_t *p = &b->prog;
-  char pid[96], iid[96];
+  char pid[96], iid[96], prog_path[8400], img_path[8400], name[8400];
+  tool_printable(prog_path, sizeof prog_path, prog_arg);
+  tool_printable(img_path, sizeof img_path, b->img->path);
   binary_hexid(pid, sizeof pid, p->build_id, p->build_id_len);
   if (b->main != NULL)
     binary_hexid(iid, sizeof iid, b->main->build_id, b->main->build_id_len);
@@ -278,7 +285,7 @@ static void binary_text(const binary_t *b, const char *prog_path) {
   if (!p->has_registry && !p->has_raw)
     printf("registry:   none: no perm_registry or persistent section (not "
            "compiled with perm.h and the plugin?)\n");
-  printf("image:      %s (generation %" PRIu64 ", build-id %s)\n", b->img->path,
+  printf("image:      %s (generation %" PRIu64 ", build-id %s)\n", img_path,
          b->img->hdr.generation, iid);
   printf("build:      %s\n",
          b->same_build ? "the same build" : "another build of the program");
@@ -299,7 +306,8 @@ static void binary_text(const binary_t *b, const char *prog_path) {
     }
     printf("  %-12s  %10s  %-18s  %10s  %-18s  %s\n",
            binary_text_names[r->status], isz, ih, psz, ph,
-           r->name[0] ? r->name : "(unnamed)");
+           r->name[0] ? tool_printable(name, sizeof name, r->name)
+                      : "(unnamed)");
   }
   printf("\n");
   for (int s = 0; s < BINARY_NSTATUS; s++)
@@ -307,26 +315,26 @@ static void binary_text(const binary_t *b, const char *prog_path) {
   printf("\n");
   switch (binary_verdict(b)) {
   case BINARY_REFUSED:
-    printf("verdict: '%s' does not restore '%s':\n", prog_path, b->img->path);
+    printf("verdict: '%s' does not restore '%s':\n", prog_path, img_path);
     for (unsigned i = 0; i < b->nreasons; i++)
-      printf("  - %s\n", b->reasons[i]);
+      printf("  - %s\n", tool_printable(name, sizeof name, b->reasons[i]));
     break;
   case BINARY_RESTORES:
-    printf("verdict: '%s' restores '%s'\n", prog_path, b->img->path);
+    printf("verdict: '%s' restores '%s'\n", prog_path, img_path);
     break;
   case BINARY_REBUILD_OR_SHARED:
     printf("verdict: '%s' restores '%s' with PERM_ALLOW_REBUILD=1 or a shared "
            "open (mode letter s, mopen, PERM_FNAME): it is another build or "
            "program, and every global it declares is in the image with its "
            "type (README.PERM, section 4, says what can break then)\n",
-           prog_path, b->img->path);
+           prog_path, img_path);
     break;
   case BINARY_REBUILD_ONLY:
     printf("verdict: '%s' restores '%s' with PERM_ALLOW_REBUILD=1: it is "
            "another build or program, whose globals fit; a shared open (mode "
            "letter s, mopen, PERM_FNAME) refuses it, as %u of its globals are "
            "not in the image (README.PERM, section 4)\n",
-           prog_path, b->img->path, b->count[BINARY_NEW]);
+           prog_path, img_path, b->count[BINARY_NEW]);
     break;
   }
 }

@@ -94,13 +94,19 @@ static const tool_command_t *tool_find(const char *name) {
 /* "perm" until a subcommand is chosen, then "perm NAME". */
 static char tool_prefix[32] = "perm";
 
+/*
+** Messages quote names and paths from images (the runtime's validator
+** messages among them): escaped like the other output (tool_printable), so
+** a crafted name cannot drive the terminal from stderr either.
+*/
 void tool_error(const char *fmt, ...) {
+  char msg[8192], shown[4 * sizeof msg];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", tool_prefix);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "%s: %s\n", tool_prefix,
+          tool_printable(shown, sizeof shown, msg));
 }
 
 int tool_parse_flag_image(const tool_command_t *cmd, int argc, char **argv,
