@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,6 +510,17 @@ static int api_checkpoint(const char *target, int async) {
   if (api.ckpt_main && api.chain.tracking) {
     plan.track = 1;
     plan.delta = api_chain_wants_delta();
+    const api_chain_t *ch = &api.chain;
+    if (ch->have_parent && !plan.delta)
+      perm__verbose("checkpoint of '%s': a full image folds the chain (%" PRIu64
+                    " images, at most PERM_CHAIN_MAX=%" PRIu64 "; its deltas "
+                    "hold %" PRIu64 " bytes, %.2f of the full image's, at "
+                    "most PERM_CHAIN_RATIO=%.2f)",
+                    copy, ch->chain_length, ch->max_length, ch->chain_bytes,
+                    ch->base_bytes ? (double)ch->chain_bytes /
+                                         (double)ch->base_bytes
+                                   : 0.0,
+                    ch->max_ratio);
     plan.parent_generation = api.chain.parent_generation;
     plan.parent_checksum = api.chain.parent_checksum;
     plan.parent_chain = api.chain.chain_length;

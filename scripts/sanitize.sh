@@ -1,6 +1,6 @@
 #!/bin/sh
 # sanitize.sh [address|undefined|thread|all] - sanitizer builds of PERM and
-# the tests that exercise them (README.PERM, section 16).  Each mode has its
+# the tests that exercise them (README.PERM, section 17).  Each mode has its
 # own build directory, $SANITIZE_DIR/MODE (default build-san/MODE),
 # configured with -DPERM_SANITIZE=MODE; every finding is fatal, so a finding
 # is a failed test.  Ends with one line per mode, "MODE: ok" or
@@ -66,7 +66,7 @@ run_thread() {
   # start (pthread_getattr_np, for the stack's bounds), before TSan follows
   # the thread's locks: the runtime's registration of the thread and the
   # region's bookkeeping it reaches run under their mutexes, which TSan does
-  # not see there.  Those functions only (README.PERM, section 16).
+  # not see there.  Those functions only (README.PERM, section 17).
   printf '%s\n' race:perm__heap_register_self race:region_place \
     race:perm__region_alloc race:heap_gate_close >"$t/tsan.supp"
   # detect_deadlocks=0: the deadlock detector's first look at a mutex
