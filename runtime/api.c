@@ -154,7 +154,12 @@ static int api_wait_locked(void) {
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
   api.last_threads_waited = api.ckpt.threads_waited;
-  if (rc == 0) {
+  /*
+  ** An image that took NAME's place is this generation's even if its commit
+  ** then failed (res.committed: not known to be durable): the next one must
+  ** not write the same generation again, as NAME.prev would then hold it.
+  */
+  if (rc == 0 || res.committed) {
     api.last_bytes = res.bytes;
     api.last_dirtied = res.bytes_dirtied;
     api.last_data = res.data_bytes;
@@ -331,21 +336,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   struct stat st;
   int exists = lstat(path, &st) == 0;
   if (exists && !S_ISREG(st.st_mode)) {
-    if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = readlink(path, target, sizeof target - 1);
-      target[n > 0 ? n : 0] = '\0';
-      rc = perm__errorf(ELOOP,
-                        "perm_open('%s'): the image is a symbolic link (to "
-                        "'%s'); PERM does not follow links to images, which "
-                        "another user could redirect: give the real path",
-                        path, target);
-    } else {
-      rc = perm__errorf(EINVAL,
-                        "perm_open('%s'): it is not a regular file, so not "
-                        "an image",
-                        path);
-    }
+    rc = perm__commit_check_target(path, "perm_open");
     goto out;
   }
   int restoring = exists && m.access != API_NEW;
@@ -453,7 +444,14 @@ static int api_checkpoint(const char *target, int async) {
     if ((rc = api_own_image()) != 0)
       goto out;
   } else {
-    /* A backup (perm_checkpoint_to): locked while it is written. */
+    /*
+    ** A backup (perm_checkpoint_to): never through a symbolic link, which
+    ** the commit would replace by the image and keep as NAME.prev (checked
+    ** here, before its lock file is made, and again by the commit).
+    */
+    if ((rc = perm__commit_check_target(target, "perm_checkpoint_to")) != 0)
+      goto out;
+    /* Locked while it is written. */
     target_lock = perm__lock_image(target);
     if (target_lock < 0) {
       rc = target_lock;

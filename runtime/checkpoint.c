@@ -233,8 +233,10 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
                                  commit->member, sizeof commit->member);
   if (rc == 0)
     rc = perm__commit_finish(commit);
-  if (rc != 0)
+  if (rc != 0 && !commit->committed)
     return rc;
+  /* Committed (rc 0, or the image stays though its durability is not known). */
+  res->committed = 1;
   res->bytes = w.hdr.file_size;
   res->generation = s->generation;
   res->header_checksum = w.hdr.header_checksum;
@@ -242,7 +244,7 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
   res->data_bytes = w.hdr.data_bytes;
   res->bytes_dirtied = w.hdr.bytes_dirtied;
   res->delta = delta;
-  return 0;
+  return rc;
 }
 
 /* All of buf down the pipe; a reader gone is the parent's problem. */
@@ -289,7 +291,7 @@ static void ckpt_child(int fd, const char *path, const perm_ckpt_plan_t *plan,
   if (ckpt_write(fd, &res, sizeof res) == 0 && res.nchanges > 0)
     ckpt_write(fd, mine.v, res.nchanges * sizeof *mine.v);
   close(fd); /* the parent goes on */
-  if (res.rc == 0)
+  if (res.committed)
     perm__commit_cleanup(&commit);
   _exit(res.rc == 0 ? 0 : 1);
 }
