@@ -271,6 +271,20 @@ static int commit_link_aside(const char *src, const char *suffix, char *out,
 }
 
 /*
+** Whether the rename over another user's NAME can succeed: a sticky
+** directory that is not the caller's refuses it (but to root), and the
+** copy made for NAME.prev would be wasted on a planted file.
+*/
+static int commit_dir_lets_replace(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  struct stat d;
+  if (geteuid() == 0 || stat(dirname(buf), &d) != 0)
+    return 1; /* then the rename says so itself */
+  return !(d.st_mode & S_ISVTX) || d.st_uid == geteuid();
+}
+
+/*
 ** A second name for NAME, to become NAME.prev: a hard link, unless NAME is
 ** another user's file or others may write it (restored with
 ** PERM_TRUST_IMAGE=1).  Then a link would leave "the last good image" one
@@ -286,6 +300,9 @@ static int commit_prev_aside(perm_commit_t *c, const struct stat *st,
                                             "previous one",
                                        c->path);
   }
+  if (st->st_uid != geteuid() && !commit_dir_lets_replace(c->path))
+    return commit_name_error(EPERM, "keep the current image as a previous one",
+                             c->path);
   int rc = commit_copy_aside(c->path, ".prev.tmp", out, size, c->path);
   if (rc != 0) {
     char why[1024];
