@@ -157,7 +157,12 @@ static int api_wait_locked(void) {
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
   api.last_threads_waited = api.ckpt.threads_waited;
-  if (rc == 0) {
+  /*
+  ** An image that took NAME's place is this generation's even if its commit
+  ** then failed (res.committed: not known to be durable): the next one must
+  ** not write the same generation again, as NAME.prev would then hold it.
+  */
+  if (rc == 0 || res.committed) {
     api.last_bytes = res.bytes;
     api.last_dirtied = res.bytes_dirtied;
     api.last_data = res.data_bytes;
@@ -294,31 +299,6 @@ static int api_own_image(void) {
   return 0;
 }
 
-/*
-** An image's path (st: its lstat) names a regular file, never a symbolic
-** link, for every mode and for a backup's target alike: a link another
-** user could redirect would have the image read from, or committed over,
-** a file of their choice.
-*/
-static int api_check_file(const char *what, const char *path,
-                          const struct stat *st) {
-  if (S_ISREG(st->st_mode))
-    return 0;
-  if (S_ISLNK(st->st_mode)) {
-    char target[4096];
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    target[n > 0 ? n : 0] = '\0';
-    return perm__errorf(ELOOP,
-                        "%s('%s'): the image is a symbolic link (to '%s'); "
-                        "PERM does not follow links to images, which another "
-                        "user could redirect: give the real path",
-                        what, path, target);
-  }
-  return perm__errorf(EINVAL,
-                      "%s('%s'): it is not a regular file, so not an image",
-                      what, path);
-}
-
 static void api_report_restore(const char *path) {
   perm_restore_counts_t c;
   perm__registry_counts(&c);
@@ -375,7 +355,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   struct stat st;
   int exists = lstat(path, &st) == 0;
-  if (exists && (rc = api_check_file("perm_open", path, &st)) != 0)
+  if (exists && (rc = perm__commit_check_target(path, "perm_open")) != 0)
     goto out;
   int restoring = exists && m.access != API_NEW;
   if (!exists && (m.access == API_RESTORE || m.access == API_READONLY)) {
@@ -486,11 +466,14 @@ static int api_checkpoint(const char *target, int async) {
     if ((rc = api_own_image()) != 0)
       goto out;
   } else {
-    /* A backup (perm_checkpoint_to): locked while it is written. */
-    struct stat st;
-    if (lstat(target, &st) == 0 &&
-        (rc = api_check_file("perm_checkpoint_to", target, &st)) != 0)
+    /*
+    ** A backup (perm_checkpoint_to): never through a symbolic link, which
+    ** the commit would replace by the image and keep as NAME.prev (checked
+    ** here, before its lock file is made, and again by the commit).
+    */
+    if ((rc = perm__commit_check_target(target, "perm_checkpoint_to")) != 0)
       goto out;
+    /* Locked while it is written. */
     target_lock = perm__lock_image(target, api.trust);
     if (target_lock < 0) {
       rc = target_lock;

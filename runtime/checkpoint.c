@@ -258,8 +258,10 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
                                  commit->member, sizeof commit->member);
   if (rc == 0)
     rc = perm__commit_finish(commit);
-  if (rc != 0)
+  if (rc != 0 && !commit->committed)
     return rc;
+  /* Committed (rc 0, or the image stays though its durability is not known). */
+  res->committed = 1;
   res->bytes = w.hdr.file_size;
   res->generation = s->generation;
   res->header_checksum = w.hdr.header_checksum;
@@ -267,7 +269,7 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
   res->data_bytes = w.hdr.data_bytes;
   res->bytes_dirtied = w.hdr.bytes_dirtied;
   res->delta = delta;
-  return 0;
+  return rc;
 }
 
 /* All of buf down the pipe; a reader gone is the parent's problem. */
@@ -290,7 +292,15 @@ static void ckpt_child(int fd, const char *path, const perm_ckpt_plan_t *plan,
   perm_ckpt_result_t res;
   perm_commit_t commit;
   perm_ranges_t mine = {0};
+  /*
+  ** A parent that stops reading (it has the result it needs, or no memory
+  ** for the changes) must not kill us by SIGPIPE: the error it read would
+  ** be lost to "killed by signal 13", and a committed image would not be
+  ** cleaned up.  A write to the closed pipe fails with EPIPE instead.
+  */
+  signal(SIGPIPE, SIG_IGN);
   memset(&res, 0, sizeof res);
+  memset(&commit, 0, sizeof commit);
   res.rc = ckpt_child_write(path, plan, &commit, &res, &mine);
   if (res.rc != 0)
     snprintf(res.message, sizeof res.message, "%s", perm__error_message());
@@ -298,14 +308,15 @@ static void ckpt_child(int fd, const char *path, const perm_ckpt_plan_t *plan,
   for (int i = 0; i < nlocks; i++)
     if (locks[i] >= 0)
       close(locks[i]);
-  if (res.tracked && mine.n <= CKPT_MAX_CHANGES)
+  /* The changes matter only to a next delta, so only after a success. */
+  if (res.rc == 0 && res.tracked && mine.n <= CKPT_MAX_CHANGES)
     res.nchanges = mine.n;
   else
     res.tracked = 0;
   if (ckpt_write(fd, &res, sizeof res) == 0 && res.nchanges > 0)
     ckpt_write(fd, mine.v, res.nchanges * sizeof *mine.v);
   close(fd); /* the parent goes on */
-  if (res.rc == 0)
+  if (res.committed)
     perm__commit_cleanup(&commit);
   _exit(res.rc == 0 ? 0 : 1);
 }
@@ -408,9 +419,12 @@ int perm__checkpoint_finish(perm_ckpt_t *c, perm_ckpt_result_t *res,
   do
     w = waitpid(pid, &status, 0);
   while (w < 0 && errno == EINTR);
-  /* The result came whole: it holds even if someone else reaped the child. */
-  if (got == sizeof *res && ((w == pid && WIFEXITED(status)) ||
-                             (w < 0 && errno == ECHILD))) {
+  /*
+  ** The result came whole: it holds whatever became of the child after
+  ** sending it (reaped by someone else, or a signal once it was written).
+  */
+  if (got == sizeof *res) {
+    res->message[sizeof res->message - 1] = '\0';
     perm__error_set_raw(res->message);
     return res->rc;
   }

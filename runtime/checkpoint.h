@@ -40,6 +40,8 @@ typedef struct perm_ckpt_result_s {
   int rc;                   /* 0 or -errno */
   int delta;                /* the image written is a delta */
   int tracked;              /* child_changes below is complete */
+  int committed;            /* the image is NAME (even if rc != 0: its
+                               durability is not known) */
   uint64_t bytes;           /* size of the image file */
   uint64_t generation;      /* the generation the image holds */
   uint64_t header_checksum; /* of the image written */

@@ -175,6 +175,12 @@ int tool_compact(const tool_command_t *cmd, int argc, char **argv) {
     rc = perm__commit_finish(&commit);
   else
     perm__commit_abort(&commit);
+  if (rc != 0 && commit.committed) {
+    tool_error("%s", perm__error_message());
+    perm__commit_cleanup(&commit);
+    perm__unlock_image(lock);
+    return TOOL_EXIT_FAIL;
+  }
   if (rc != 0) {
     tool_error("%s; '%s' is unchanged", perm__error_message(), c.path);
     perm__unlock_image(lock);

@@ -21,6 +21,10 @@ checked here, then printed as PID):
               then the next writer opens and finds that generation
   backup      perm_checkpoint_to a path another process holds for writing
               is refused with EBUSY naming it, the file unchanged
+  swapped     the image replaced by a symbolic link (to the image, moved)
+              while its writer holds it: the writer's checkpoint is refused
+              with ELOOP saying where the link points; the link and the
+              file it names are unchanged, and no NAME.prev appears
   counter N   two processes each run 'lockprog IMAGE incr' N times at once
               (each run: open a+, retried on EBUSY, +1, checkpoint): the
               counter ends at 2N, every run succeeded
@@ -201,6 +205,19 @@ def backup(d):
     show("its image", rc, out)
 
 
+def swapped(d):
+    img, real = os.path.join(d, "img"), os.path.join(d, "real.img")
+    print("create:", run(img, "create"))
+    a = hold(img, "a+", d, ckpt=True)
+    os.rename(img, real)
+    os.symlink("real.img", img)
+    before = open(real, "rb").read()
+    print("writer: rc=%d: %s" % release(a, d))
+    print("still a link:", os.path.islink(img))
+    print("unchanged:", open(real, "rb").read() == before)
+    print("NAME.prev:", os.path.lexists(img + ".prev"))
+
+
 def counter(d, n):
     img = os.path.join(d, "img")
     print("create:", run(img, "create"))
@@ -235,6 +252,8 @@ if __name__ == "__main__":
         outlive(d, int(sys.argv[4]) if len(sys.argv) > 4 else 64)
     elif scenario == "backup":
         backup(d)
+    elif scenario == "swapped":
+        swapped(d)
     elif scenario == "counter":
         counter(d, int(sys.argv[4]))
     else:
