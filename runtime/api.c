@@ -21,6 +21,7 @@
 
 #include "../include/perm.h"
 #include "checkpoint.h"
+#include "collapse.h"
 #include "commit.h"
 #include "config.h"
 #include "heap.h"
@@ -83,6 +84,7 @@ typedef struct api_s {
   int ckpt_main;    /* it writes the open image (not a backup) */
   api_chain_t chain;
   int readback;     /* PERM_READBACK=1 at perm_open */
+  int collapse;     /* PERM_COLLAPSE=1 at perm_open */
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
   uint64_t last_dirtied, last_data;
   int last_delta;
@@ -157,6 +159,16 @@ static int api_wait_locked(void) {
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
   api.last_threads_waited = api.ckpt.threads_waited;
+  if (api.collapse && api.ckpt_main) {
+    /* The child is done with the shared pages: huge ones again (collapse.c). */
+    uint64_t t0 = perm__now_ns();
+    uint64_t n = perm__collapse_region(&perm__saved.region);
+    if (n > 0)
+      perm__verbose("checkpoint of '%s': %" PRIu64 " huge pages split while "
+                    "it was written are whole again (%.1f ms)",
+                    api.ckpt_path ? api.ckpt_path : "?", n,
+                    (double)(perm__now_ns() - t0) / 1e6);
+  }
   /*
   ** An image that took NAME's place is this generation's even if its commit
   ** then failed (res.committed: not known to be durable): the next one must
@@ -405,6 +417,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
   }
   api.lock_fd = lock_fd;
   api.readback = cfg.readback;
+  api.collapse = cfg.collapse;
   api.owner = getpid();
   api.trust = cfg.trust_image;
   api.path = perm__tstrdup(path);

@@ -91,6 +91,7 @@ int perm__config_load(perm_config_t *c) {
   c->allow_rebuild = 0;
   c->trust_image = 0;
   c->readback = 0;
+  c->collapse = 0;
   c->incremental = -1;
   c->chain_max = PERM_CHAIN_MAX_DEFAULT;
   c->chain_ratio = PERM_CHAIN_RATIO_DEFAULT;
@@ -135,6 +136,8 @@ int perm__config_load(perm_config_t *c) {
   if (rc == 0)
     rc = perm__parse_bool("PERM_READBACK", perm__getenv("PERM_READBACK"),
                           &c->readback);
+  if (rc == 0 && (v = perm__getenv("PERM_COLLAPSE")) != NULL && *v)
+    rc = perm__parse_bool("PERM_COLLAPSE", v, &c->collapse);
   if (rc == 0 && (v = perm__getenv("PERM_INCREMENTAL")) != NULL && *v)
     rc = perm__parse_bool("PERM_INCREMENTAL", v, &c->incremental);
   if (rc == 0 && (v = perm__getenv("PERM_CHAIN_MAX")) != NULL && *v) {

@@ -25,6 +25,7 @@ typedef struct perm_config_s {
   double chain_ratio; /* PERM_CHAIN_RATIO: delta bytes / full image bytes */
   int gate_publish;   /* PERM_GATE=publish | signal (default) */
   int readback;       /* PERM_READBACK=1: checkpoints read their image back */
+  int collapse;       /* PERM_COLLAPSE=1: huge pages given back after each */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);

@@ -1,7 +1,8 @@
 /*
 ** uffd_wp.h - the kernel interfaces write tracking needs (Linux 6.7+:
 ** UFFD_FEATURE_WP_ASYNC, UFFD_FEATURE_WP_UNPOPULATED, the PAGEMAP_SCAN
-** ioctl), which Debian 12's kernel headers (6.1) predate.  Values are the
+** ioctl, also used to find split huge pages: collapse.c), which Debian
+** 12's kernel headers (6.1) predate.  Values are the
 ** kernel's ABI (include/uapi/linux/userfaultfd.h and fs.h); the runtime
 ** probes for them at run time and falls back to full images without them.
 */
@@ -51,6 +52,8 @@ struct pm_scan_arg {
 #define PAGE_IS_FILE (1u << 2)
 #define PAGE_IS_PRESENT (1u << 3)
 #define PAGE_IS_SWAPPED (1u << 4)
+#define PAGE_IS_PFNZERO (1u << 5)
+#define PAGE_IS_HUGE (1u << 6)
 #endif
 
 #endif /* PERM_UFFD_WP_H */

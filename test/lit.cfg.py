@@ -89,6 +89,13 @@ try:
         config.available_features.add("wp-async")
 except (ValueError, IndexError):
     pass
+# Transparent huge pages for madvise'd memory ("always" or "madvise").
+try:
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        if "[never]" not in f.read():
+            config.available_features.add("thp")
+except OSError:
+    pass
 # libFuzzer with ASan and UBSan (Debian's libclang-rt-19-dev): test/fuzz.
 def _clang_links(flags):
     import subprocess
