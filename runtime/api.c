@@ -406,6 +406,7 @@ int perm__open(const char *path, const char *mode, uint64_t capacity,
     rc = perm__heap_create(cfg.address, cfg.size);
   }
   if (rc != 0) {
+    perm__track_stop(); /* a restore may have started it */
     perm__unlock_image(lock_fd);
     goto out;
   }

@@ -247,7 +247,8 @@ static int ckpt_child_write(const char *path, const perm_ckpt_plan_t *plan,
     commit->tmp[0] = '\0';
     return rc;
   }
-  if (plan->readback && (rc = perm__readback_check(commit->tmp, path, &runs)) != 0) {
+  if (plan->readback &&
+      (rc = perm__readback_check(commit->tmp, path, &runs)) != 0) {
     perm__ranges_free(&runs);
     perm__commit_abort(commit);
     return rc;

@@ -42,8 +42,7 @@ typedef struct collapse_unit_s {
 
 static void collapse_close(collapse_unit_t *u) {
   if (u->addr != 0 && u->small && u->present == PERM_REGION_HUGE &&
-      madvise((void *)(uintptr_t)u->addr, PERM_REGION_HUGE, MADV_COLLAPSE) ==
-          0)
+      madvise((void *)(uintptr_t)u->addr, PERM_REGION_HUGE, MADV_COLLAPSE) == 0)
     u->done++;
   u->addr = 0;
   u->present = 0;
@@ -55,8 +54,8 @@ static void collapse_add(collapse_unit_t *u, uint64_t start, uint64_t end,
                          int huge) {
   while (start < end) {
     uint64_t unit = start & ~(PERM_REGION_HUGE - 1);
-    uint64_t stop = unit + PERM_REGION_HUGE < end ? unit + PERM_REGION_HUGE
-                                                  : end;
+    uint64_t stop =
+        unit + PERM_REGION_HUGE < end ? unit + PERM_REGION_HUGE : end;
     if (u->addr != unit) {
       collapse_close(u);
       u->addr = unit;

@@ -24,8 +24,7 @@
 
 #define READBACK_CHUNK (1u << 20)
 
-static int readback_differs(const char *name, uint64_t addr,
-                            const char *from) {
+static int readback_differs(const char *name, uint64_t addr, const char *from) {
   return perm__errorf(EIO,
                       "checkpoint of '%s': read back, its image differs from "
                       "memory at 0x%" PRIx64 " (%s): a change the write "
@@ -47,20 +46,23 @@ static int readback_piece(const perm_chain_t *c, const perm_chain_piece_t *p,
                           const char *name, unsigned char *buf) {
   const perm_image_t *img = &c->views[p->image].img;
   for (uint64_t o = 0; o < p->length; o += READBACK_CHUNK) {
-    uint64_t n = p->length - o < READBACK_CHUNK ? p->length - o
-                                                : READBACK_CHUNK;
+    uint64_t n =
+        p->length - o < READBACK_CHUNK ? p->length - o : READBACK_CHUNK;
     int rc = perm__sys_pread_all(img->fd, buf, n, (off_t)(p->file_offset + o));
     if (rc != 0)
-      return perm__errorf_errno(-rc, "checkpoint of '%s': cannot read back "
-                                     "'%s'", name, img->path);
+      return perm__errorf_errno(-rc,
+                                "checkpoint of '%s': cannot read back "
+                                "'%s'",
+                                name, img->path);
     const unsigned char *mem = (const unsigned char *)(uintptr_t)(p->addr + o);
     if (memcmp(buf, mem, n) != 0) {
       uint64_t at = 0;
       while (at < n && buf[at] == mem[at])
         at++;
       char from[4200];
-      snprintf(from, sizeof from, "its bytes come from '%s', generation %" PRIu64,
-               img->path, img->hdr.generation);
+      snprintf(from, sizeof from,
+               "its bytes come from '%s', generation %" PRIu64, img->path,
+               img->hdr.generation);
       return readback_differs(name, (p->addr + o + at) & ~4095ull, from);
     }
   }
@@ -76,8 +78,10 @@ int perm__readback_check(const char *path, const char *name,
   unsigned char *buf = perm__tmalloc(READBACK_CHUNK);
   if (buf == NULL) {
     perm__chain_close(&c);
-    return perm__errorf(ENOMEM, "checkpoint of '%s': out of memory reading "
-                                "its image back", name);
+    return perm__errorf(ENOMEM,
+                        "checkpoint of '%s': out of memory reading "
+                        "its image back",
+                        name);
   }
   for (size_t i = 0; i < c.nmap && rc == 0; i++)
     rc = readback_piece(&c, &c.map[i], name, buf);

@@ -30,9 +30,9 @@
 #include "objects.h"
 #include "region.h"
 #include "restore.h"
-#include "track.h"
 #include "state.h"
 #include "sys.h"
+#include "track.h"
 
 typedef struct restore_ctx_s {
   perm_chain_t chain;
