@@ -54,6 +54,7 @@ extern void permje_iarena_cleanup(void *tsd);
 extern void permje_tsd_cleanup(void *tsd);
 extern void permje_tsd_state_set(void *tsd, uint8_t state);
 extern bool permje_opt_cache_oblivious;
+extern bool permje_opt_tcache;
 extern pthread_key_t permje_tsd_tsd;
 extern const char *permje_malloc_conf;
 extern char permje_arena_emap_global[];
@@ -404,17 +405,35 @@ static int heap_sys_pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
   return pthread_key_create(key, heap_tsd_destructor);
 }
 
+/* A new thread's cache (28 KiB) and a new arena (a 2 MiB block, aligned). */
+#define HEAP_THREAD_BOOT_ROOM (4ull << 20)
+
 int permje_sys_pthread_setspecific(pthread_key_t key, const void *value);
 PERM_GATED int permje_sys_pthread_setspecific(pthread_key_t key,
                                               const void *value) {
   perm_thread_t *t = perm__heap_call_enter();
+  void *first = __atomic_load_n(&heap_first_tsd, __ATOMIC_ACQUIRE);
+  if (value != NULL && t->tsd == NULL && heap.ready && first != NULL &&
+      first != value) {
+    /*
+    ** Another thread's first call: jemalloc builds its cache next
+    ** (tsd_data_init), and maybe a new arena for it; if the region cannot
+    ** hold them it carries on with a cache that has no stacks, and crashes
+    ** at the next allocation.  With too little room the thread goes without
+    ** a cache, so its allocations fail as malloc fails; the choice is made
+    ** again for every new thread.  The process's first thread keeps its
+    ** cache: its arena exists, and a restored heap's statistics count it.
+    */
+    permje_opt_tcache =
+        perm__region_largest(&perm__saved.region) >= HEAP_THREAD_BOOT_ROOM;
+  }
   if (value != NULL) {
     t->tsd = (void *)value;
     /*
     ** A second thread in jemalloc that pthread_create did not announce (a
     ** thread libc made for itself): the gate starts now.
     */
-    void *first = NULL;
+    first = NULL;
     if (!__atomic_compare_exchange_n(&heap_first_tsd, &first, (void *)value, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
         first != value)

@@ -491,6 +491,16 @@ uint64_t perm__region_available(perm_region_t *r) {
   return n;
 }
 
+uint64_t perm__region_largest(perm_region_t *r) {
+  pthread_mutex_lock(&r->lock);
+  uint64_t n = r->capacity - r->top;
+  for (uint32_t i = 0; i < r->nfree; i++)
+    if (r->free[i].len > n)
+      n = r->free[i].len;
+  pthread_mutex_unlock(&r->lock);
+  return n;
+}
+
 int perm__region_foreach_run(const perm_region_t *r,
                              int (*fn)(void *arg, uint64_t addr, uint64_t len),
                              void *arg) {

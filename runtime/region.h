@@ -76,6 +76,8 @@ PERM_HIDDEN int perm__region_protect(perm_region_t *r, void *addr, size_t len,
 PERM_HIDDEN int perm__region_rearm(perm_region_t *r);
 /* Bytes not handed out: free runs, and everything above top. */
 PERM_HIDDEN uint64_t perm__region_available(perm_region_t *r);
+/* The longest run the region could hand out now, in bytes. */
+PERM_HIDDEN uint64_t perm__region_largest(perm_region_t *r);
 /* Calls fn for each run handed out, in address order; stops on non-zero. */
 PERM_HIDDEN int perm__region_foreach_run(const perm_region_t *r,
                                          int (*fn)(void *arg, uint64_t addr,
