@@ -89,6 +89,10 @@ try:
         config.available_features.add("wp-async")
 except (ValueError, IndexError):
     pass
+# A sanitizer build (scripts/sanitize.sh): asan where the tool and the image
+# code carry ASan, which cannot start under a small 'ulimit -v' (its shadow).
+if "address" in getattr(config, "perm_sanitize", ""):
+    config.available_features.add("asan")
 # Transparent huge pages for madvise'd memory ("always" or "madvise").
 try:
     with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
