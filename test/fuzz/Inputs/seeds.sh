@@ -6,7 +6,9 @@
 # one, a file that holds a header only; and, whole, DIR/real-full and
 # DIR/real-chain.
 set -eu
-clang=$1 src=$2 inc=$3 lib=$4 dir=$5
+clang=$1 dir=$5
+# Relative paths would break at the cd below.
+src=$(cd "$2" && pwd) inc=$(cd "$3" && pwd) lib=$(cd "$4" && pwd)
 in=$src/test/fuzz/Inputs
 rm -rf "$dir" && mkdir -p "$dir/seeds" "$dir/img" "$dir/small"
 cd "$dir"
