@@ -227,6 +227,13 @@ PERM_HIDDEN int perm__chain_open(perm_chain_t *c, const char *path,
                                  const perm_image_hooks_t *hooks);
 PERM_HIDDEN void perm__chain_close(perm_chain_t *c);
 /*
+** The full image's data as it was written, clipped to views[0]'s runs: the
+** few long pieces a lazy restore maps before it writes what the deltas
+** changed over them.  *out is freed with perm__tfree.
+*/
+PERM_HIDDEN int perm__chain_base_layer(const perm_chain_t *c,
+                                       perm_chain_piece_t **out, size_t *n);
+/*
 ** The name under which a chain keeps the image of that generation and
 ** header checksum, beside path: "PATH.GEN-CHECKSUM".
 */

@@ -140,6 +140,27 @@ static int chain_clip(chain_list_t *map, const perm_image_run_t *r,
   return 0;
 }
 
+int perm__chain_base_layer(const perm_chain_t *c, perm_chain_piece_t **out,
+                           size_t *n) {
+  const perm_image_view_t *base = &c->views[c->n - 1];
+  chain_list_t l = {0};
+  int rc = 0;
+  for (uint32_t k = 0; k < base->nextents && rc == 0; k++)
+    if (!(base->extents[k].flags & PERM_EXTENT_ZERO))
+      rc = chain_push(&l, base->extents[k].addr, base->extents[k].length,
+                      base->extents[k].file_offset, c->n - 1);
+  if (rc == 0)
+    rc = chain_clip(&l, c->views[0].runs, c->views[0].nruns);
+  if (rc != 0) {
+    perm__tfree(l.v);
+    return perm__errorf(ENOMEM, "out of memory reading the chain of '%s'",
+                        c->views[0].img.path);
+  }
+  *out = l.v;
+  *n = l.n;
+  return 0;
+}
+
 int perm__chain_member_name(const char *path, uint64_t generation,
                             uint64_t checksum, char *buf, size_t size) {
   int n = snprintf(buf, size, "%s.%" PRIu64 "-%016" PRIx64, path, generation,

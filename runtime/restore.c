@@ -244,6 +244,124 @@ static int restore_too_many_maps(size_t pieces) {
   return pieces > max / 4;
 }
 
+/*
+** A lazy restore of a chain whose deltas cut the map into more pieces than
+** the process may map: the full image's data mapped as it was written (few,
+** long pieces), then what the deltas changed put over it -- their pages
+** read in, the pages they dropped zeroed.  The cost follows the deltas'
+** data, not the heap's; pages the deltas did not touch still load on first
+** touch.  layer: perm__chain_base_layer's pieces.
+*/
+typedef struct restore_layer_s {
+  perm_chain_piece_t *v;
+  size_t n;
+  size_t zero_maps;    /* dropped ranges given a fresh anonymous mapping */
+  size_t zero_sets;    /* shorter dropped ranges, cleared with memset */
+  uint64_t read_bytes; /* the deltas' pages, read */
+} restore_layer_t;
+
+/*
+** A dropped range this long gets a fresh anonymous mapping (two more
+** mappings at most) rather than a memset, which would make it resident.
+*/
+#define RESTORE_ZERO_MAP_MIN (64u << 10)
+
+/*
+** The ranges of the layer that no piece of the map covers: bytes of the
+** full image that a delta dropped.  With apply, zeroed; else only counted.
+*/
+static int restore_layer_zero(restore_ctx_t *x, restore_layer_t *l,
+                              int apply) {
+  const perm_chain_piece_t *m = x->chain.map;
+  size_t j = 0, nm = x->chain.nmap;
+  uint64_t base = x->head->img.hdr.region_base;
+  l->zero_maps = l->zero_sets = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    uint64_t at = l->v[i].addr, end = at + l->v[i].length;
+    while (j < nm && m[j].addr + m[j].length <= at)
+      j++;
+    for (size_t k = j; at < end; k++) {
+      uint64_t lo = k < nm && m[k].addr < end ? m[k].addr : end;
+      if (lo > at) {
+        uint64_t len = lo - at;
+        if (len >= RESTORE_ZERO_MAP_MIN) {
+          l->zero_maps++;
+          if (apply &&
+              perm__sys_mmap((void *)at, len, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+                                 MAP_NORESERVE,
+                             -1, 0) == MAP_FAILED)
+            return perm__errorf_errno(errno,
+                                      "cannot map the heap at 0x%" PRIx64, at);
+          if (apply)
+            perm__region_advise(base, at, len);
+        } else {
+          l->zero_sets++;
+          if (apply)
+            memset((void *)at, 0, len);
+        }
+      }
+      if (lo == end)
+        break;
+      at = m[k].addr + m[k].length;
+    }
+  }
+  return 0;
+}
+
+static int restore_map_layered(restore_ctx_t *x, restore_layer_t *l) {
+  uint32_t full = x->chain.n - 1;
+  const perm_image_t *img = &x->chain.views[full].img;
+  for (size_t i = 0; i < l->n; i++) {
+    const perm_chain_piece_t *p = &l->v[i];
+    if (perm__sys_mmap((void *)p->addr, p->length, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_FIXED, img->fd,
+                       (off_t)p->file_offset) == MAP_FAILED)
+      return perm__errorf_errno(errno,
+                                "cannot map the heap of '%s' at 0x%" PRIx64,
+                                img->path, p->addr);
+  }
+  int rc = restore_layer_zero(x, l, 1);
+  for (size_t i = 0; i < x->chain.nmap && rc == 0; i++) {
+    const perm_chain_piece_t *p = &x->chain.map[i];
+    if (p->image == full)
+      continue; /* the layer holds it */
+    const perm_image_t *d = &x->chain.views[p->image].img;
+    rc = perm__sys_pread_all(d->fd, (void *)p->addr, p->length,
+                             (off_t)p->file_offset);
+    if (rc != 0)
+      return perm__errorf(-rc, "cannot read region data of '%s': %s",
+                          d->path,
+                          rc == -ENODATA ? "the file ends early"
+                                         : strerror(-rc));
+  }
+  return rc;
+}
+
+/*
+** Why the chain is not restored layered, or NULL: it is, when the mappings
+** fit and the deltas hold at most half the data -- past that, reading them
+** into the full image's mappings (a page fault and a copy each) costs more
+** than reading everything into fresh memory (bench/RESULTS.md, "layered
+** restore").  l is filled either way (freed by the caller).
+*/
+static const char *restore_layer_plan(restore_ctx_t *x, restore_layer_t *l) {
+  memset(l, 0, sizeof *l);
+  if (x->chain.n < 2)
+    return "it is a full image";
+  if (perm__chain_base_layer(&x->chain, &l->v, &l->n) != 0)
+    return "there is no memory to plan a layered restore";
+  restore_layer_zero(x, l, 0);
+  for (size_t i = 0; i < x->chain.nmap; i++)
+    if (x->chain.map[i].image != x->chain.n - 1)
+      l->read_bytes += x->chain.map[i].length;
+  if (l->read_bytes > x->chain.map_bytes / 2)
+    return "its deltas hold more than half of its data";
+  if (restore_too_many_maps(l->n + 2 * l->zero_maps))
+    return "its full image alone is in too many pieces";
+  return NULL;
+}
+
 static int restore_verify(restore_ctx_t *x) {
   for (uint32_t i = 0; i < x->chain.n; i++) {
     int rc = perm__image_view_verify_data(&x->chain.views[i]);
@@ -353,16 +471,31 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
         (void *)perm__saved.region.base, perm__saved.region.capacity, PROT_NONE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   }
-  int eager = opts->eager;
+  int eager = opts->eager, layered = 0;
+  restore_layer_t layer = {0};
   if (!eager && restore_too_many_maps(x.chain.nmap)) {
-    perm__verbose("'%s' holds its data in %zu pieces, more than this "
-                  "process may map: restoring eagerly",
-                  path, x.chain.nmap);
-    eager = 1;
+    const char *why_not = restore_layer_plan(&x, &layer);
+    layered = why_not == NULL;
+    if (layered)
+      perm__verbose("'%s' holds its data in %zu pieces, more than this "
+                    "process may map: mapping the full image's %zu pieces "
+                    "lazily, reading the deltas' %" PRIu64 " bytes and "
+                    "zeroing the ranges they dropped: %zu mapped anew, %zu "
+                    "cleared",
+                    path, x.chain.nmap, layer.n, layer.read_bytes,
+                    layer.zero_maps, layer.zero_sets);
+    else
+      perm__verbose("'%s' holds its data in %zu pieces, more than this "
+                    "process may map, and %s: restoring eagerly",
+                    path, x.chain.nmap, why_not);
+    eager = !layered;
   }
   rc = restore_map_runs(&x);
   if (rc == 0)
-    rc = eager ? restore_read_data(&x) : restore_map_data(&x);
+    rc = eager     ? restore_read_data(&x)
+         : layered ? restore_map_layered(&x, &layer)
+                   : restore_map_data(&x);
+  perm__tfree(layer.v);
   if (rc != 0 && opts->rollback) {
     /* Verified data that cannot be mapped: the old heap is gone. */
     perm__verbose("rollback failed after the point of no return: %s",

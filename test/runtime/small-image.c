@@ -19,7 +19,7 @@
 // SMALL-AGAIN: restored 64 objects intact
 // PIECES: 1200 objects, one page in ten written: no zero page saved
 // INFO: data: {{.*}} in {{1[2-9][0-9][0-9]}} extents
-// EAGER: holds its data in {{[0-9]+}} pieces, more than this process may map: restoring eagerly
+// EAGER: holds its data in {{[0-9]+}} pieces, more than this process may map, and it is a full image: restoring eagerly
 // EAGER: restored 1200 objects intact
 // LAZY-NOT: restoring eagerly
 // LAZY: restored 1200 objects intact
