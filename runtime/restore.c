@@ -362,6 +362,51 @@ static const char *restore_layer_plan(restore_ctx_t *x, restore_layer_t *l) {
   return NULL;
 }
 
+typedef enum restore_way_e {
+  RESTORE_PIECES,  /* lazy: a private file mapping per piece */
+  RESTORE_LAYERED, /* lazy: the full image mapped, the deltas read over it */
+  RESTORE_EAGER    /* everything read now */
+} restore_way_t;
+
+/*
+** How a lazy restore loads the data: the way with the fewest operations,
+** a mapping and a page read counting alike (4.6 and 3.4 us measured: a
+** mapping per piece and its first touch, a delta page read into the full
+** image's mapping); eager when neither fits in the mappings allowed.
+*/
+static restore_way_t restore_choose(restore_ctx_t *x, const char *path,
+                                    restore_layer_t *l) {
+  size_t n = x->chain.nmap;
+  int too_many = restore_too_many_maps(n);
+  if (x->chain.n < 2 && !too_many)
+    return RESTORE_PIECES;
+  const char *why_not = restore_layer_plan(x, l);
+  uint64_t ops = l->n + 2 * l->zero_maps + l->read_bytes / perm__page_size();
+  if (why_not == NULL && (too_many || ops < n)) {
+    char why[96];
+    if (too_many)
+      snprintf(why, sizeof why, "more than this process may map");
+    else
+      snprintf(why, sizeof why,
+               "more than the %" PRIu64 " mappings and page reads of a "
+               "layered restore",
+               ops);
+    perm__verbose("restoring '%s' layered: its data are in %zu pieces, %s; "
+                  "mapping the full image's %zu pieces lazily, reading the "
+                  "deltas' %" PRIu64 " bytes and zeroing the ranges they "
+                  "dropped: %zu mapped anew, %zu cleared",
+                  path, n, why, l->n, l->read_bytes, l->zero_maps,
+                  l->zero_sets);
+    return RESTORE_LAYERED;
+  }
+  if (!too_many)
+    return RESTORE_PIECES;
+  perm__verbose("'%s' holds its data in %zu pieces, more than this process "
+                "may map, and %s: restoring eagerly",
+                path, n, why_not != NULL ? why_not : "");
+  return RESTORE_EAGER;
+}
+
 static int restore_verify(restore_ctx_t *x) {
   for (uint32_t i = 0; i < x->chain.n; i++) {
     int rc = perm__image_view_verify_data(&x->chain.views[i]);
@@ -471,30 +516,14 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
         (void *)perm__saved.region.base, perm__saved.region.capacity, PROT_NONE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   }
-  int eager = opts->eager, layered = 0;
   restore_layer_t layer = {0};
-  if (!eager && restore_too_many_maps(x.chain.nmap)) {
-    const char *why_not = restore_layer_plan(&x, &layer);
-    layered = why_not == NULL;
-    if (layered)
-      perm__verbose("'%s' holds its data in %zu pieces, more than this "
-                    "process may map: mapping the full image's %zu pieces "
-                    "lazily, reading the deltas' %" PRIu64 " bytes and "
-                    "zeroing the ranges they dropped: %zu mapped anew, %zu "
-                    "cleared",
-                    path, x.chain.nmap, layer.n, layer.read_bytes,
-                    layer.zero_maps, layer.zero_sets);
-    else
-      perm__verbose("'%s' holds its data in %zu pieces, more than this "
-                    "process may map, and %s: restoring eagerly",
-                    path, x.chain.nmap, why_not);
-    eager = !layered;
-  }
+  restore_way_t way =
+      opts->eager ? RESTORE_EAGER : restore_choose(&x, path, &layer);
   rc = restore_map_runs(&x);
   if (rc == 0)
-    rc = eager     ? restore_read_data(&x)
-         : layered ? restore_map_layered(&x, &layer)
-                   : restore_map_data(&x);
+    rc = way == RESTORE_EAGER     ? restore_read_data(&x)
+         : way == RESTORE_LAYERED ? restore_map_layered(&x, &layer)
+                                  : restore_map_data(&x);
   perm__tfree(layer.v);
   if (rc != 0 && opts->rollback) {
     /* Verified data that cannot be mapped: the old heap is gone. */
@@ -523,7 +552,7 @@ int perm__restore(const char *path, const perm_restore_opts_t *opts,
   /* Past this point nothing can fail for a reason the image could cause. */
   for (uint32_t i = 0; i < PERM_STATE_COUNT; i++)
     perm__image_state_copy(&x.head->state[i], x.state_lo[i]);
-  perm__saved.region.file_backed = !eager && x.chain.nmap > 0;
+  perm__saved.region.file_backed = way != RESTORE_EAGER && x.chain.nmap > 0;
   void *registry = x.head->registry_block;
   size_t rlen = (size_t)x.head->registry_len;
   perm__registry_restore(registry, rlen, 1, NULL, counts);

@@ -32,6 +32,8 @@ def main():
     layered = dict(os.environ, PERM_TEST_MAP_LIMIT="100", PERM_VERBOSE="1")
     kinds, full_bytes, delta_bytes, compacted = [], [], [], []
     nlayered = 0
+    plain = dict(os.environ, PERM_VERBOSE="1")
+    ways = {"layered": 0, "pieces": 0}
     for g in range(1, gens + 1):
         if g in compact_at:
             out = run([perm, "compact", "img"])
@@ -47,12 +49,17 @@ def main():
         (delta_bytes if m.group(2) == "delta" else full_bytes).append(
             int(m.group(5)))
         want = f"verified generation {g}: 110000 objects, allocated equal"
-        for e, how in ((os.environ, "lazy"), (eager, "eager"),
+        for e, how in ((plain, "lazy"), (eager, "eager"),
                        (layered, "layered")):
             p = subprocess.run([prog, "img", "verify"], capture_output=True,
                                text=True, env=e)
             if p.returncode != 0 or want not in p.stdout:
                 sys.exit(f"generation {g}, {how} restore: {p.stdout}{p.stderr}")
+            if how == "lazy" and m.group(2) == "delta":
+                # A mapping per piece, or layered: whichever is fewer
+                # operations; both happen along the chain.
+                ways["layered" if "mapping the full image's" in p.stderr
+                     else "pieces"] += 1
             if how != "layered":
                 continue
             # A delta's chain is restored layered unless its deltas hold
@@ -74,6 +81,8 @@ def main():
           f"{'under' if ratio < 0.25 else 'OVER'} 25% of a full image")
     print("kinds " + " ".join(kinds))
     print(f"layered restores {nlayered}")
+    print(f"lazy restores of deltas: {ways['layered']} layered, "
+          f"{ways['pieces']} a mapping per piece")
 
 
 if __name__ == "__main__":
