@@ -125,6 +125,7 @@ typedef struct heap_s {
   int stuck_tid; /* the last fork went ahead with this thread inside, or 0 */
   int stuck_silent; /* ...which never answered (rather than: was inside) */
   int waited;    /* threads the last fork found inside */
+  uint64_t opened_ns; /* when the last fork's parent opened the gate, or 0 */
   pthread_key_t
       rollback_key;   /* this process's tsd key, kept across a rollback */
   void *rollback_tsd; /* the rolling-back thread's tsd */
@@ -249,6 +250,7 @@ static void heap_gate_close(void) {
       __atomic_or_fetch(&perm__gate.word, PERM_GATE_PENDING, __ATOMIC_SEQ_CST);
   heap.waited = 0;
   heap.stuck_tid = 0;
+  heap.opened_ns = 0;
   if (w & PERM_GATE_TLS)
     heap_gate_wait_depths(w);
   else if (w & PERM_GATE_MULTI)
@@ -257,9 +259,12 @@ static void heap_gate_close(void) {
 
 static void heap_gate_open(void) {
   __atomic_fetch_and(&perm__gate.word, ~PERM_GATE_PENDING, __ATOMIC_RELEASE);
+  heap.opened_ns = perm__now_ns();
   syscall(SYS_futex, &perm__gate.word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
           NULL, 0);
 }
+
+uint64_t perm__heap_fork_opened_ns(void) { return heap.opened_ns; }
 
 int perm__heap_fork_stuck(int *silent) {
   *silent = heap.stuck_silent;

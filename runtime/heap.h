@@ -160,6 +160,11 @@ PERM_HIDDEN void perm__heap_set_checkpoint_fork(int on, void (*at_fork)(void *),
 ** inside.
 */
 PERM_HIDDEN int perm__heap_fork_stuck(int *silent);
+/*
+** When the parent of the last fork let the other threads into the allocator
+** again (perm__now_ns), or 0: there was no gate to open.
+*/
+PERM_HIDDEN uint64_t perm__heap_fork_opened_ns(void);
 /* Threads the last fork found inside the allocator, and waited for. */
 PERM_HIDDEN int perm__heap_fork_waited(void);
 /* In the checkpoint child: flush the last tcache, purge, forget the thread. */
