@@ -1082,10 +1082,13 @@ static int fz_mut_split_run(fz_rng_t *r, fz_view_t *v) {
                                 (uint64_t)count * sizeof(perm_image_run_t) ||
       end + sizeof(perm_image_run_t) > room || room > v->f->n)
     return 0;
-  perm_image_run_t *runs = (perm_image_run_t *)(p + sizeof(perm_image_table_t));
+  /* Bytes, not perm_image_run_t *: a mutated block offset need not be
+     aligned for the struct. */
+  uint8_t *runs = p + sizeof(perm_image_table_t);
+  const size_t rs = sizeof(perm_image_run_t);
   uint32_t i = (uint32_t)fz_below(r, count);
   perm_image_run_t run;
-  memcpy(&run, &runs[i], sizeof run);
+  memcpy(&run, runs + (size_t)i * rs, sizeof run);
   if (run.length < 3 * page || run.addr % page || run.length % page)
     return 0;
   /* A hole of 1-16 pages strictly inside, clear of present extents. */
@@ -1138,11 +1141,12 @@ static int fz_mut_split_run(fz_rng_t *r, fz_view_t *v) {
   }
   fz_saved_set(wn, fw, nfree + 1);
   /* The runs: i becomes [addr, ho) and [ho + hl, end). */
-  memmove(&runs[i + 2], &runs[i + 1], (count - i - 1) * sizeof run);
+  memmove(runs + (size_t)(i + 2) * rs, runs + (size_t)(i + 1) * rs,
+          (count - i - 1) * sizeof run);
   perm_image_run_t lo = {run.addr, ho - run.addr};
   perm_image_run_t hi = {ho + hl, run.addr + run.length - (ho + hl)};
-  memcpy(&runs[i], &lo, sizeof lo);
-  memcpy(&runs[i + 1], &hi, sizeof hi);
+  memcpy(runs + (size_t)i * rs, &lo, sizeof lo);
+  memcpy(runs + (size_t)(i + 1) * rs, &hi, sizeof hi);
   fz_store(p, 4, count + 1);
   b->length = len + sizeof run;
   return 1;
