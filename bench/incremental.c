@@ -34,7 +34,10 @@
 **           (distinct 4 KiB pages the program wrote, counted by the
 **           program), written (bytes the program wrote), incremental
 **           (last_incremental), chain (chain_length), thp_pre and thp
-**           (AnonHugePages, MiB, before and after the checkpoint).  Unless already set, the program
+**           (AnonHugePages, MiB, before and after the checkpoint), raw
+**           (ms: right after each checkpoint, as many bytes as its file
+**           written from outside the heap and committed with the same
+**           protocol: tmp, fsync, rename, fsync dir).  Unless already set, the program
 **           sets PERM_CHAIN_RATIO=1000 and PERM_CHAIN_MAX=4 before
 **           perm_open, so the 10 % delta is not folded into a full image
 **           and the "after" checkpoint is.  Run it with PERM_INCREMENTAL=0
@@ -209,8 +212,67 @@ static uint64_t ic_write(double frac, uint64_t *r, uint64_t *pages) {
 
 typedef struct ic_sample_s {
   double pause, duration, dirtied, data, file, on_disk, pages, written;
-  double incremental, chain, thp_pre, thp;
+  double incremental, chain, thp_pre, thp, raw;
 } ic_sample_t;
+
+/*
+** The raw peer of a checkpoint: as many bytes as its file, written from
+** memory outside the heap with write() and committed as an image is
+** (D/raw.bin.tmp written, fsync'ed, renamed over D/raw.bin, the directory
+** fsync'ed), right after it.  The buffer is an anonymous mapping: malloc
+** would take it from the persistent heap and change what the next delta
+** writes.
+*/
+typedef struct ic_raw_s {
+  char *buf;
+  size_t len;
+} ic_raw_t;
+
+static ic_raw_t ic_raw_buf;
+
+static int ic_raw_commit(uint64_t bytes, double *ms) {
+  ic_raw_t *rb = &ic_raw_buf;
+  if (bytes > rb->len) {
+    if (rb->buf != NULL)
+      munmap(rb->buf, rb->len);
+    rb->len = (bytes + 4095) & ~(size_t)4095;
+    rb->buf = mmap(NULL, rb->len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rb->buf == MAP_FAILED) {
+      rb->buf = NULL;
+      rb->len = 0;
+      return bench_fail("raw", strerror(errno));
+    }
+    uint64_t r = 99;
+    ic_fill((uint64_t *)rb->buf, rb->len, &r);
+  }
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/raw.bin", bench_dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  uint64_t t0 = bench_now_ns();
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return bench_fail("raw", strerror(errno));
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t n = write(fd, rb->buf + done, bytes - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      close(fd);
+      return bench_fail("raw", strerror(errno));
+    }
+    done += (size_t)n;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
+    return bench_fail("raw", strerror(errno));
+  int dfd = open(bench_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) != 0)
+    return bench_fail("raw", strerror(errno));
+  close(dfd);
+  *ms = ic_ms(bench_now_ns() - t0);
+  return 0;
+}
 
 static int ic_checkpoint(ic_sample_t *s) {
   perm_stats_t st;
@@ -232,7 +294,7 @@ static int ic_checkpoint(ic_sample_t *s) {
   s->incremental = st.last_incremental;
   s->chain = (double)st.chain_length;
   s->thp = ic_thp_mib();
-  return 0;
+  return ic_raw_commit(st.last_bytes_written, &s->raw);
 }
 
 static void ic_report(const char *what, const ic_sample_t *v, int n) {
@@ -252,6 +314,7 @@ static void ic_report(const char *what, const ic_sample_t *v, int n) {
       {"chain", "images", offsetof(ic_sample_t, chain)},
       {"thp_pre", "MiB", offsetof(ic_sample_t, thp_pre)},
       {"thp", "MiB", offsetof(ic_sample_t, thp)},
+      {"raw", "ms", offsetof(ic_sample_t, raw)},
   };
   double x[BENCH_MAX_SAMPLES];
   char name[64];
