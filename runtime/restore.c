@@ -205,16 +205,23 @@ static int restore_read_data(restore_ctx_t *x) {
 ** advice: a private file mapping has no huge pages, and its pages copied on
 ** write are small ones.
 */
+static int restore_map_piece(const perm_image_t *img,
+                             const perm_chain_piece_t *p) {
+  if (perm__sys_mmap((void *)p->addr, p->length, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_FIXED, img->fd,
+                     (off_t)p->file_offset) == MAP_FAILED)
+    return perm__errorf_errno(errno,
+                              "cannot map the heap of '%s' at 0x%" PRIx64,
+                              img->path, p->addr);
+  return 0;
+}
+
 static int restore_map_data(restore_ctx_t *x) {
   for (size_t i = 0; i < x->chain.nmap; i++) {
     const perm_chain_piece_t *p = &x->chain.map[i];
-    const perm_image_t *img = &x->chain.views[p->image].img;
-    if (perm__sys_mmap((void *)p->addr, p->length, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_FIXED, img->fd,
-                       (off_t)p->file_offset) == MAP_FAILED)
-      return perm__errorf_errno(errno,
-                                "cannot map the heap of '%s' at 0x%" PRIx64,
-                                img->path, p->addr);
+    int rc = restore_map_piece(&x->chain.views[p->image].img, p);
+    if (rc != 0)
+      return rc;
   }
   return 0;
 }
@@ -313,13 +320,9 @@ static int restore_map_layered(restore_ctx_t *x, restore_layer_t *l) {
   uint32_t full = x->chain.n - 1;
   const perm_image_t *img = &x->chain.views[full].img;
   for (size_t i = 0; i < l->n; i++) {
-    const perm_chain_piece_t *p = &l->v[i];
-    if (perm__sys_mmap((void *)p->addr, p->length, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_FIXED, img->fd,
-                       (off_t)p->file_offset) == MAP_FAILED)
-      return perm__errorf_errno(errno,
-                                "cannot map the heap of '%s' at 0x%" PRIx64,
-                                img->path, p->addr);
+    int rc = restore_map_piece(img, &l->v[i]);
+    if (rc != 0)
+      return rc;
   }
   int rc = restore_layer_zero(x, l, 1);
   for (size_t i = 0; i < x->chain.nmap && rc == 0; i++) {
