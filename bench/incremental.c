@@ -48,6 +48,14 @@
 **           sets PERM_CHAIN_RATIO=1000 and PERM_CHAIN_MAX=64 unless set);
 **           reports each delta's data and file bytes and a hash of the
 **           heap (hash: its low 32 bits, to compare with the restores').
+**   series  (only when named) perm_open(D/series.img, "w+i") with the
+**           runtime's default PERM_CHAIN_MAX and PERM_CHAIN_RATIO, a full
+**           checkpoint, then N checkpoints in a row (series_n, default
+**           100), each after writing P % of the objects (series_pct,
+**           default 1); reports the deltas' and the folded full images'
+**           durations and pauses (the first 64 of each), the total time of
+**           the N perm_checkpoint() calls, checkpoints per second, how many
+**           were deltas, the final chain length and the heap's hash.
 **   restore (only when named, --image F) perm_open(F, "r") timed, the
 **           first read of one object, then a read of every byte of every
 **           object (the hash); the number of mappings in /proc/self/maps
@@ -69,11 +77,13 @@
 
 BENCHMARK_DECLARE(deltas)
 BENCHMARK_DECLARE(chain)
+BENCHMARK_DECLARE(series)
 BENCHMARK_DECLARE(restore)
 
 BENCHMARK_LIST_START
   BENCHMARK_ENTRY(deltas)
   BENCHMARK_ENTRY_NAMED(chain)
+  BENCHMARK_ENTRY_NAMED(series)
   BENCHMARK_ENTRY_NAMED(restore)
 BENCHMARK_LIST_END
 
@@ -113,8 +123,10 @@ static void ic_fill(uint64_t *p, size_t bytes, uint64_t *r) {
 static int ic_build(const char *file, const char *chain_max) {
   if (bench_dir == NULL)
     return bench_fail("setup", "needs --dir");
-  setenv("PERM_CHAIN_RATIO", "1000", 0);
-  setenv("PERM_CHAIN_MAX", chain_max, 0);
+  if (chain_max != NULL) { /* else the runtime's defaults fold the chain */
+    setenv("PERM_CHAIN_RATIO", "1000", 0);
+    setenv("PERM_CHAIN_MAX", chain_max, 0);
+  }
   long long mib = bench_param_int("heap_mib", 64);
   long long zmax = bench_param_int("obj_max", 512);
   if (mib < 1 || zmax < 32 || zmax > 1 << 20)
@@ -229,6 +241,7 @@ typedef struct ic_raw_s {
 } ic_raw_t;
 
 static ic_raw_t ic_raw_buf;
+static int ic_raw_off; /* series: its rate is the checkpoints' alone */
 
 static int ic_raw_commit(uint64_t bytes, double *ms) {
   ic_raw_t *rb = &ic_raw_buf;
@@ -294,7 +307,8 @@ static int ic_checkpoint(ic_sample_t *s) {
   s->incremental = st.last_incremental;
   s->chain = (double)st.chain_length;
   s->thp = ic_thp_mib();
-  return ic_raw_commit(st.last_bytes_written, &s->raw);
+  s->raw = 0;
+  return ic_raw_off ? 0 : ic_raw_commit(st.last_bytes_written, &s->raw);
 }
 
 static void ic_report(const char *what, const ic_sample_t *v, int n) {
@@ -325,6 +339,8 @@ static void ic_report(const char *what, const ic_sample_t *v, int n) {
     bench_report("deltas", name, m[k].unit, x, n);
   }
 }
+
+#define IC_SERIES_MAX 1000
 
 static const double ic_fracs[3] = {0.001, 0.01, 0.1};
 static const char *ic_frac_names[3] = {"d0.1", "d1", "d10"};
@@ -370,6 +386,56 @@ static uint64_t ic_hash(void) {
       h = (h ^ p[k]) * 1099511628211ull;
   }
   return h;
+}
+
+BENCHMARK_IMPL(series) {
+  long long n = bench_param_int("series_n", 100);
+  double pct = strtod(bench_param("series_pct", "1"), NULL);
+  if (n < 1 || n > IC_SERIES_MAX || !(pct > 0 && pct <= 100))
+    return bench_fail("series", "series_n in 1..1000, series_pct in (0, 100]");
+  ic_raw_off = 1;
+  if (ic_build("series.img", NULL) != 0)
+    return 1;
+  ic_sample_t s;
+  if (ic_checkpoint(&s) != 0)
+    return 1;
+  /* The first BENCH_MAX_SAMPLES deltas' and full images' figures. */
+  double dd[BENCH_MAX_SAMPLES], dp[BENCH_MAX_SAMPLES];
+  double fd[BENCH_MAX_SAMPLES], fp[BENCH_MAX_SAMPLES];
+  int nd = 0, nf = 0;
+  double total = 0;
+  uint64_t r = 8765;
+  for (long long k = 0; k < n; k++) {
+    uint64_t pg;
+    ic_write(pct / 100, &r, &pg);
+    if (ic_checkpoint(&s) != 0)
+      return 1;
+    total += s.duration;
+    if (s.incremental && nd < BENCH_MAX_SAMPLES) {
+      dd[nd] = s.duration;
+      dp[nd++] = s.pause;
+    } else if (!s.incremental && nf < BENCH_MAX_SAMPLES) {
+      fd[nf] = s.duration;
+      fp[nf++] = s.pause;
+    }
+  }
+  double rate = (double)n / (total / 1e3), chainlen = s.chain;
+  double h = (double)(ic_hash() & 0xffffffffu);
+  double deltas = (double)n - nf;
+  if (nd > 0) {
+    bench_report("series", "delta_duration", "ms", dd, nd);
+    bench_report("series", "delta_pause", "ms", dp, nd);
+  }
+  if (nf > 0) {
+    bench_report("series", "full_duration", "ms", fd, nf);
+    bench_report("series", "full_pause", "ms", fp, nf);
+  }
+  bench_report("series", "total", "ms", &total, 1);
+  bench_report("series", "rate", "per_s", &rate, 1);
+  bench_report("series", "deltas", "count", &deltas, 1);
+  bench_report("series", "chain", "images", &chainlen, 1);
+  bench_report("series", "hash", "low32", &h, 1);
+  return 0;
 }
 
 BENCHMARK_IMPL(chain) {
