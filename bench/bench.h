@@ -34,11 +34,13 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int (*bench_fn_t)(void);
 
@@ -133,6 +135,44 @@ static inline void bench_report(const char *bench, const char *metric,
 static inline int bench_fail(const char *bench, const char *what) {
   fprintf(stderr, "bench %s: %s\n", bench, what);
   return 1;
+}
+
+/*
+** The raw writers' half of an image's commit protocol: LEN bytes from BUF
+** written whole to FD (at OFF with pwrite(), or OFF < 0 with write() at
+** the file offset), then bench_commit: FD fsync'ed and closed, TMP renamed
+** over PATH (which frees the previous file), the directory DIR fsync'ed.
+** Both return 0 or an errno.
+*/
+static inline int bench_write_all(int fd, const char *buf, size_t len, off_t off) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = off < 0 ? write(fd, buf + done, len - done)
+                        : pwrite(fd, buf + done, len - done, off + (off_t)done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? errno : EIO;
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+static inline int bench_commit(int fd, const char *tmp, const char *path,
+                               const char *dir) {
+  if (fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  if (close(fd) != 0 || rename(tmp, path) != 0)
+    return errno;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return errno;
+  int rc = fsync(dfd) != 0 ? errno : 0;
+  close(dfd);
+  return rc;
 }
 
 static inline int bench_main(int argc, char **argv, const bench_entry_t *list) {

@@ -238,37 +238,19 @@ static int ck_raw_commit(const char *name, int big, double *total, double *wr) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return bench_fail(name, strerror(errno));
-  size_t len = ck_nchunks * (size_t)CK_CHUNK, done = 0;
-  if (big) {
-    while (done < len) {
-      ssize_t n = write(fd, ck_big + done, len - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return bench_fail(name, strerror(errno));
-      done += (size_t)n;
-    }
-  } else {
-    for (size_t i = 0; i < ck_nchunks; i++) {
-      done = 0;
-      while (done < CK_CHUNK) {
-        ssize_t n = pwrite(fd, ck_chunks[i] + done, CK_CHUNK - done,
-                           (off_t)(i * CK_CHUNK + done));
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0)
-          return bench_fail(name, strerror(errno));
-        done += (size_t)n;
-      }
-    }
+  size_t len = ck_nchunks * (size_t)CK_CHUNK;
+  int rc = 0;
+  if (big)
+    rc = bench_write_all(fd, ck_big, len, -1);
+  for (size_t i = 0; !big && rc == 0 && i < ck_nchunks; i++)
+    rc = bench_write_all(fd, ck_chunks[i], CK_CHUNK, (off_t)(i * CK_CHUNK));
+  if (rc != 0) {
+    close(fd);
+    return bench_fail(name, strerror(rc));
   }
   uint64_t t1 = bench_now_ns();
-  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
-    return bench_fail(name, strerror(errno));
-  int dfd = open(bench_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || fsync(dfd) != 0)
-    return bench_fail(name, strerror(errno));
-  close(dfd);
+  if ((rc = bench_commit(fd, tmp, path, bench_dir)) != 0)
+    return bench_fail(name, strerror(rc));
   uint64_t t2 = bench_now_ns();
   *total = (double)(t2 - t0) / 1e6;
   *wr = (double)(t1 - t0) / 1e6;

@@ -266,23 +266,13 @@ static int ic_raw_commit(uint64_t bytes, double *ms) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return bench_fail("raw", strerror(errno));
-  size_t done = 0;
-  while (done < bytes) {
-    ssize_t n = write(fd, rb->buf + done, bytes - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      close(fd);
-      return bench_fail("raw", strerror(errno));
-    }
-    done += (size_t)n;
+  int rc = bench_write_all(fd, rb->buf, bytes, -1);
+  if (rc != 0) {
+    close(fd);
+    return bench_fail("raw", strerror(rc));
   }
-  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
-    return bench_fail("raw", strerror(errno));
-  int dfd = open(bench_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || fsync(dfd) != 0)
-    return bench_fail("raw", strerror(errno));
-  close(dfd);
+  if ((rc = bench_commit(fd, tmp, path, bench_dir)) != 0)
+    return bench_fail("raw", strerror(rc));
   *ms = ic_ms(bench_now_ns() - t0);
   return 0;
 }
