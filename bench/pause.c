@@ -26,7 +26,10 @@
 **   writes      (only when named) N times: an async checkpoint during which
 **               one word of every 4 KiB page of the heap is written (which
 **               copies the page for the child and splits the huge pages),
-**               then a timed checkpoint;
+**               perm_wait (timed: "wait"; with PERM_COLLAPSE=sync it
+**               collapses them), S ms of the program doing nothing
+**               (--set settle_ms=S, default 0: the background collapse of
+**               PERM_COLLAPSE=1 runs then), then a timed checkpoint;
 **   restore     (only when named, --image F) perm_open(F, "r+") timed, then
 **               the first access to one object, then a read of every page;
 **               one sample per process (PERM_VERIFY and PERM_RESTORE apply);
@@ -328,22 +331,33 @@ static void pz_scatter(uint64_t salt) {
 
 BENCHMARK_IMPL(writes) {
   double pause[BENCH_MAX_SAMPLES], wr[BENCH_MAX_SAMPLES];
+  double wait[BENCH_MAX_SAMPLES], settled[BENCH_MAX_SAMPLES];
   if (pz_setup() != 0)
     return 1;
+  long long settle_ms = bench_param_int("settle_ms", 0);
   double thp = pz_thp_mib();
   for (int rep = 0; rep < bench_reps; rep++) {
     if (perm_checkpoint_async() != 0)
       return bench_fail("writes", perm_error());
     uint64_t t0 = bench_now_ns();
     pz_scatter((uint64_t)rep + 1); /* while the child writes the image */
-    wr[rep] = pz_ms(bench_now_ns() - t0);
+    uint64_t t1 = bench_now_ns();
+    wr[rep] = pz_ms(t1 - t0);
     if (perm_wait() != 0)
       return bench_fail("writes", perm_error());
+    wait[rep] = pz_ms(bench_now_ns() - t1);
+    if (settle_ms > 0) {
+      struct timespec ts = {settle_ms / 1000, (settle_ms % 1000) * 1000000};
+      nanosleep(&ts, NULL);
+    }
+    settled[rep] = pz_thp_mib();
     if (pz_checkpoint(&pause[rep], NULL) != 0)
       return 1;
   }
   double thp_after = pz_thp_mib();
   bench_report("writes", "pause", "ms", pause, bench_reps);
+  bench_report("writes", "wait", "ms", wait, bench_reps);
+  bench_report("writes", "thp_settled", "MiB", settled, bench_reps);
   bench_report("writes", "scatter_during_ckpt", "ms", wr, bench_reps);
   bench_report("writes", "thp_before", "MiB", &thp, 1);
   bench_report("writes", "thp_after", "MiB", &thp_after, 1);

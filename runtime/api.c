@@ -84,7 +84,8 @@ typedef struct api_s {
   int ckpt_main;    /* it writes the open image (not a backup) */
   api_chain_t chain;
   int readback;     /* PERM_READBACK=1 at perm_open */
-  int collapse;     /* PERM_COLLAPSE=1 at perm_open */
+  int collapse;     /* PERM_COLLAPSE at perm_open (config.h) */
+  perm_collapser_t collapser; /* its worker, PERM_COLLAPSE_BACKGROUND */
   uint64_t last_pause_ns, last_duration_ns, last_bytes;
   uint64_t last_dirtied, last_data;
   int last_delta;
@@ -93,7 +94,8 @@ typedef struct api_s {
 
 static api_t api = {.lock = PTHREAD_MUTEX_INITIALIZER,
                     .lock_fd = -1,
-                    .ckpt = {.fd = -1}};
+                    .ckpt = {.fd = -1},
+                    .collapser = PERM_COLLAPSER_INIT};
 
 /* Public failure: message already set by the callee; errno from rc. */
 static int api_fail(int rc) {
@@ -159,8 +161,18 @@ static int api_wait_locked(void) {
   api.last_duration_ns = perm__now_ns() - api.ckpt.start_ns;
   api.last_pause_ns = api.ckpt.pause_ns;
   api.last_threads_waited = api.ckpt.threads_waited;
-  if (api.collapse && api.ckpt_main) {
-    /* The child is done with the shared pages: huge ones again (collapse.c). */
+  /* The child is done with the shared pages: huge ones again (collapse.c). */
+  int collapse = api.collapse;
+  int crc = collapse == PERM_COLLAPSE_BACKGROUND && api.ckpt_main
+                ? perm__collapse_request(&api.collapser, &perm__saved.region)
+                : 0;
+  if (crc != 0) {
+    perm__verbose("checkpoint of '%s': no thread to collapse huge pages "
+                  "(%s); collapsing them on this one",
+                  api.ckpt_path ? api.ckpt_path : "?", strerror(-crc));
+    api.collapse = collapse = PERM_COLLAPSE_SYNC;
+  }
+  if (collapse == PERM_COLLAPSE_SYNC && api.ckpt_main) {
     uint64_t t0 = perm__now_ns();
     uint64_t n = perm__collapse_region(&perm__saved.region);
     if (n > 0)
@@ -447,6 +459,19 @@ PERM_EXPORT int perm_restored(void) {
   return r;
 }
 
+/*
+** The background collapse ends its pass (collapse.c): before a fork, whose
+** child would share what it copies, and before the region is replaced.
+*/
+static void api_collapse_hold(const char *why) {
+  uint64_t units, ns;
+  perm__collapse_hold(&api.collapser, &units, &ns);
+  if (units > 0)
+    perm__verbose("%s: the last background collapse made %" PRIu64 " huge "
+                  "pages whole again (%.1f ms)",
+                  why, units, (double)ns / 1e6);
+}
+
 static int api_checkpoint(const char *target, int async) {
   perm__error_clear();
   pthread_mutex_lock(&api.lock);
@@ -524,6 +549,7 @@ static int api_checkpoint(const char *target, int async) {
     plan.child_prev = &api.chain.child_changes;
   }
   plan.readback = api.readback;
+  api_collapse_hold("checkpoint");
   api.forking = 1;
   rc = perm__checkpoint_start(&api.ckpt, copy, &plan, locks, 2);
   api.forking = 0;
@@ -573,7 +599,8 @@ static int api_other_threads(void) {
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     pid_t tid = (pid_t)atoi(e->d_name);
-    if (tid > 0 && tid != self && !perm__is_own_thread(tid))
+    if (tid > 0 && tid != self && !perm__is_own_thread(tid) &&
+        !perm__collapse_is_worker(&api.collapser, tid))
       n++;
   }
   closedir(d);
@@ -620,6 +647,7 @@ PERM_EXPORT int perm_rollback(const char *path) {
                            .eager = cfg.eager || api.mode.eager,
                            .rollback = 1,
                            .trust = cfg.trust_image};
+  api_collapse_hold("perm_rollback");
   rc = perm__restore(path, &o, NULL, NULL);
   if (rc == 0) {
     api.restored = 1;
@@ -653,6 +681,7 @@ PERM_EXPORT int perm_close(void) {
   } else {
     rc = api_wait_locked();
     perm__checkpoint_reap(&api.ckpt, 1);
+    perm__collapse_quit(&api.collapser);
     __atomic_store_n(&perm__dispatch.persistent, 0, __ATOMIC_RELAXED);
     api.open = 0;
     perm__registry_set_open(0);

@@ -91,7 +91,7 @@ int perm__config_load(perm_config_t *c) {
   c->allow_rebuild = 0;
   c->trust_image = 0;
   c->readback = 0;
-  c->collapse = 0;
+  c->collapse = PERM_COLLAPSE_OFF;
   c->incremental = -1;
   c->chain_max = PERM_CHAIN_MAX_DEFAULT;
   c->chain_ratio = PERM_CHAIN_RATIO_DEFAULT;
@@ -136,8 +136,17 @@ int perm__config_load(perm_config_t *c) {
   if (rc == 0)
     rc = perm__parse_bool("PERM_READBACK", perm__getenv("PERM_READBACK"),
                           &c->readback);
-  if (rc == 0 && (v = perm__getenv("PERM_COLLAPSE")) != NULL && *v)
-    rc = perm__parse_bool("PERM_COLLAPSE", v, &c->collapse);
+  if (rc == 0 && (v = perm__getenv("PERM_COLLAPSE")) != NULL && *v) {
+    if (!strcmp(v, "sync"))
+      c->collapse = PERM_COLLAPSE_SYNC;
+    else if (!strcmp(v, "background"))
+      c->collapse = PERM_COLLAPSE_BACKGROUND;
+    else if (perm__parse_bool("PERM_COLLAPSE", v, &c->collapse) != 0)
+      return perm__errorf(EINVAL,
+                          "PERM_COLLAPSE='%s': use 1 (or background), sync "
+                          "or 0",
+                          v);
+  }
   if (rc == 0 && (v = perm__getenv("PERM_INCREMENTAL")) != NULL && *v)
     rc = perm__parse_bool("PERM_INCREMENTAL", v, &c->incremental);
   if (rc == 0 && (v = perm__getenv("PERM_CHAIN_MAX")) != NULL && *v) {

@@ -9,6 +9,13 @@
 
 #include "perm_internal.h"
 
+/* PERM_COLLAPSE's values (collapse.c); unset: off (README.PERM, section
+   6: the background pass cost a 2-thread program checkpointing every
+   100 ms about 13 % of its throughput on 2 CPUs). */
+#define PERM_COLLAPSE_OFF 0
+#define PERM_COLLAPSE_BACKGROUND 1
+#define PERM_COLLAPSE_SYNC 2
+
 /* Chosen from measurements: README.PERM, section 6. */
 #define PERM_CHAIN_MAX_DEFAULT 16
 #define PERM_CHAIN_RATIO_DEFAULT 0.5
@@ -25,7 +32,8 @@ typedef struct perm_config_s {
   double chain_ratio; /* PERM_CHAIN_RATIO: delta bytes / full image bytes */
   int gate_publish;   /* PERM_GATE=publish | signal (default) */
   int readback;       /* PERM_READBACK=1: checkpoints read their image back */
-  int collapse;       /* PERM_COLLAPSE=1: huge pages given back after each */
+  int collapse;       /* PERM_COLLAPSE: PERM_COLLAPSE_OFF (0, unset) |
+                         _BACKGROUND (1, "background") | _SYNC ("sync") */
 } perm_config_t;
 
 PERM_HIDDEN int perm__config_load(perm_config_t *c);

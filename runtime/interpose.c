@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <link.h>
 #include <stdint.h>
 #include <string.h>
@@ -125,6 +126,31 @@ PERM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
   int rc = interpose_real_pthread_create(thread, attr, interpose_thread_start, s);
   if (rc != 0)
     __libc_free(s);
+  return rc;
+}
+
+/*
+** A thread of PERM's own (collapse.c): it never calls the allocator, so it
+** is not announced and does not turn the fork gate on; it blocks every
+** signal, so a program's handler never runs on it (and allocates there).
+*/
+int perm__own_thread_create(pthread_t *thread, void *(*start)(void *),
+                            void *arg) {
+  if (interpose_real_pthread_create == NULL)
+    interpose_find_pthread_create();
+  if (interpose_real_pthread_create == NULL)
+    return EAGAIN;
+  pthread_attr_t attr;
+  sigset_t all, old;
+  int rc = pthread_attr_init(&attr);
+  if (rc != 0)
+    return rc;
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = interpose_real_pthread_create(thread, &attr, start, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
   return rc;
 }
 

@@ -11,6 +11,7 @@
 #define PERM_INTERNAL_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #define PERM_HIDDEN __attribute__((visibility("hidden")))
@@ -52,6 +53,9 @@ PERM_HIDDEN int perm__open(const char *path, const char *mode,
 PERM_HIDDEN int perm__open_started(void);
 /* Is tid a thread PERM itself runs (the signal checkpoint thread)? */
 PERM_HIDDEN int perm__is_own_thread(int tid);
+/* A thread of the runtime's own: unannounced, every signal blocked. */
+PERM_HIDDEN int perm__own_thread_create(pthread_t *thread,
+                                        void *(*start)(void *), void *arg);
 /* Is an image open (and writable)? */
 PERM_HIDDEN int perm__is_open(int *writable);
 

@@ -77,6 +77,53 @@ except OSError:
     pass
 if os.getuid() == 0:
     config.available_features.add("root")
+
+
+# Tests that run a command as a second user (test/Inputs/as-user.sh: uid
+# 65534 when root, else the user itself) need that user to reach the build
+# tree.  A checkout under a private directory (a "mktemp -d", mode 0700)
+# does not let it through; those tests are then unsupported, and lit says
+# which directory to open, instead of failing on the loader's error.
+def _second_user_blocker():
+    import subprocess
+
+    if os.getuid() != 0:
+        return None
+    lib = os.path.join(config.perm_lib_dir, "libpermrt.so")
+    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe += ["sh", "-c", 'cd "$1" && test -r "$2"', "sh"]
+    probe += [config.test_exec_root, lib]
+    try:
+        if subprocess.run(probe, stderr=subprocess.DEVNULL).returncode == 0:
+            return None
+    except OSError:
+        return "setpriv (util-linux) cannot run"
+    d = config.test_exec_root
+    while True:
+        try:
+            mode = os.stat(d).st_mode
+        except OSError:
+            mode = 0o001
+        if not mode & 0o001:
+            return (
+                f"'{d}' (mode {mode & 0o7777:04o}) does not let other users"
+                f" through: chmod o+x '{d}', or build elsewhere"
+            )
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return f"uid 65534 cannot read '{lib}' from '{config.test_exec_root}'"
+
+
+_blocker = _second_user_blocker()
+if _blocker is None:
+    config.available_features.add("second-user")
+else:
+    lit_config.warning(
+        "tests that run as a second user (uid 65534; REQUIRES: second-user)"
+        f" are unsupported: {_blocker}"
+    )
 # PERM_LONG_TESTS=1: the long mode (test/torture: 1000 kills instead of a
 # few dozen); tests say "%if long %{...%} %else %{...%}" or REQUIRES: long.
 if os.environ.get("PERM_LONG_TESTS") == "1":
@@ -127,6 +174,3 @@ def _clang_links(flags):
 
 if _clang_links(["-fsanitize=fuzzer,address,undefined"]):
     config.available_features.add("libfuzzer")
-# PERM_LONG_TESTS=1: the long versions (torture, stress), README.PERM 16.
-if os.environ.get("PERM_LONG_TESTS") == "1":
-    config.available_features.add("long")
