@@ -17,7 +17,7 @@
 ** incremental mode protects every page it reports), so there this mostly
 ** finds nothing to do: the measured trade-off is in README.PERM, section 6.
 **
-** The copy costs about 0.4-0.7 ms per unit, so it is done by a thread of
+** The copy costs 0.4-5 ms per unit (measured), so it is done by a thread of
 ** the runtime's own while the program runs (PERM_COLLAPSE=1), or on the
 ** thread that waited for the checkpoint (PERM_COLLAPSE=sync).  The worker
 ** never calls the allocator and stops between units when a checkpoint
@@ -87,8 +87,8 @@ static int collapse_bounds(const perm_region_t *r, uint64_t *lo, uint64_t *hi) {
 }
 
 /*
-** Collapses [lo, hi).  VEC is the caller's: the worker and a synchronous
-** collapse may run at once (the worker held, a sync pass after a restore).
+** Collapses [lo, hi) until *STOP (if STOP) is set.  VEC is the caller's:
+** the worker's pass runs without api.lock, a synchronous one under it.
 */
 static uint64_t collapse_range(uint64_t lo, uint64_t hi, int *stop,
                                struct page_region *vec) {
@@ -145,7 +145,6 @@ static void *collapse_worker(void *arg) {
     uint64_t t1 = perm__now_ns();
     pthread_mutex_lock(&c->lock);
     c->busy = 0;
-    c->passes++;
     c->units = n;
     c->ns = t1 - t0;
     pthread_cond_broadcast(&c->cond);

@@ -35,7 +35,6 @@ typedef struct perm_collapser_s {
   int stop;             /* the pass ends before its next unit */
   int quit;
   uint64_t lo, hi;      /* the range requested; hi == 0: nothing to do */
-  uint64_t passes;      /* passes finished */
   uint64_t units;       /* units collapsed by the last one */
   uint64_t ns;          /* and its duration */
 } perm_collapser_t;

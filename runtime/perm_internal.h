@@ -10,8 +10,8 @@
 #ifndef PERM_INTERNAL_H
 #define PERM_INTERNAL_H
 
-#include <stddef.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PERM_HIDDEN __attribute__((visibility("hidden")))
