@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sys.h"
@@ -224,6 +225,41 @@ int perm__sys_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
     p += w;
     n -= (size_t)w;
     off += w;
+  }
+  return 0;
+}
+
+int perm__sys_pwritev_all(int fd, struct iovec *v, int n, off_t off) {
+  while (n > 0) {
+    int f = sys_fault(SYS_PWRITE); /* one op with pwrite: same faults */
+    ssize_t w;
+    if (f > 0) {
+      errno = f;
+      w = -1;
+    } else if (f == SYS_FAULT_SHORT) {
+      w = pwrite(fd, v[0].iov_base, v[0].iov_len > 1 ? v[0].iov_len / 2 : 1,
+                 off);
+    } else {
+      w = pwritev(fd, v, n, off);
+    }
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (w == 0)
+      return -EIO;
+    off += w;
+    /* Skip what was written: whole buffers, then part of the next. */
+    while (n > 0 && (size_t)w >= v[0].iov_len) {
+      w -= (ssize_t)v[0].iov_len;
+      v++;
+      n--;
+    }
+    if (n > 0) {
+      v[0].iov_base = (char *)v[0].iov_base + w;
+      v[0].iov_len -= (size_t)w;
+    }
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #define PERM_SYS_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "perm_internal.h"
 
@@ -39,6 +40,9 @@ PERM_HIDDEN int perm__sys_ioctl(int fd, unsigned long request, void *arg);
 /* Full-length pwrite/pread: retries short transfers and EINTR. */
 PERM_HIDDEN int perm__sys_pwrite_all(int fd, const void *buf, size_t n,
                                      off_t off);
+/* Every byte of the N buffers at OFF (pwritev; the faults of "pwrite"). */
+PERM_HIDDEN int perm__sys_pwritev_all(int fd, struct iovec *v, int n,
+                                      off_t off);
 PERM_HIDDEN int perm__sys_pread_all(int fd, void *buf, size_t n, off_t off);
 
 #endif /* PERM_SYS_H */
