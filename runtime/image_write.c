@@ -316,15 +316,10 @@ static int writer_push_extent(writer_extents_t *l, perm_image_extent_t e) {
 }
 
 /* [start, end) of memory into the data area, as one present extent. */
-static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
-                       uint64_t start, uint64_t end) {
-  if (end == start)
-    return 0;
+/* [start, end) takes its place at the file's end, written or to be. */
+static int writer_data_extent(perm_image_writer_t *w, writer_extents_t *l,
+                              uint64_t start, uint64_t end) {
   uint64_t off = w->next;
-  int rc =
-      perm__sys_pwrite_all(w->fd, (const void *)start, end - start, (off_t)off);
-  if (rc != 0)
-    return writer_fail(w, rc, "region data");
   w->next = off + (end - start); /* page multiples: stays aligned */
   w->hdr.data_bytes += end - start;
   return writer_push_extent(
@@ -333,6 +328,17 @@ static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
              .length = end - start,
              .file_offset = off,
              .checksum = XXH3_64bits((const void *)start, end - start)});
+}
+
+static int writer_data(perm_image_writer_t *w, writer_extents_t *l,
+                       uint64_t start, uint64_t end) {
+  if (end == start)
+    return 0;
+  int rc = perm__sys_pwrite_all(w->fd, (const void *)start, end - start,
+                                (off_t)w->next);
+  if (rc != 0)
+    return writer_fail(w, rc, "region data");
+  return writer_data_extent(w, l, start, end);
 }
 
 /* The extent table after the data, and the data's place in the header. */
@@ -428,15 +434,7 @@ static int writer_data_batched(perm_image_writer_t *w, writer_extents_t *l,
   b->v[b->n].iov_base = (void *)start;
   b->v[b->n].iov_len = end - start;
   b->n++;
-  uint64_t off = w->next;
-  w->next = off + (end - start); /* page multiples: stays aligned */
-  w->hdr.data_bytes += end - start;
-  int rc = writer_push_extent(
-      l, (perm_image_extent_t){
-             .addr = start,
-             .length = end - start,
-             .file_offset = off,
-             .checksum = XXH3_64bits((const void *)start, end - start)});
+  int rc = writer_data_extent(w, l, start, end);
   if (rc == 0 && b->n == WRITER_BATCH)
     rc = writer_batch_flush(w, b);
   return rc;

@@ -148,18 +148,7 @@ int perm__sys_openat(int dirfd, const char *path, int flags, int mode) {
   SYS_CALL(SYS_OPEN, int, -1, openat(dirfd, path, flags, mode));
 }
 
-/* pwrite and pread may move fewer bytes ("short"); the _all forms go on. */
-ssize_t perm__sys_pwrite(int fd, const void *buf, size_t n, off_t off) {
-  int f = sys_fault(SYS_PWRITE);
-  if (f > 0) {
-    errno = f;
-    return -1;
-  }
-  if (f == SYS_FAULT_SHORT && n > 1)
-    n /= 2;
-  return pwrite(fd, buf, n, off);
-}
-
+/* pread may move fewer bytes ("short"); the _all form goes on. */
 ssize_t perm__sys_pread(int fd, void *buf, size_t n, off_t off) {
   int f = sys_fault(SYS_PREAD);
   if (f > 0) {
@@ -212,21 +201,8 @@ int perm__sys_ioctl(int fd, unsigned long request, void *arg) {
 }
 
 int perm__sys_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
-  const char *p = buf;
-  while (n > 0) {
-    ssize_t w = perm__sys_pwrite(fd, p, n, off);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    if (w == 0)
-      return -EIO;
-    p += w;
-    n -= (size_t)w;
-    off += w;
-  }
-  return 0;
+  struct iovec v = {.iov_base = (void *)buf, .iov_len = n};
+  return perm__sys_pwritev_all(fd, &v, n > 0, off);
 }
 
 int perm__sys_pwritev_all(int fd, struct iovec *v, int n, off_t off) {

@@ -22,8 +22,6 @@ PERM_HIDDEN int perm__sys_munmap(void *addr, size_t len);
 PERM_HIDDEN int perm__sys_open(const char *path, int flags, int mode);
 PERM_HIDDEN int perm__sys_openat(int dirfd, const char *path, int flags,
                                  int mode);
-PERM_HIDDEN ssize_t perm__sys_pwrite(int fd, const void *buf, size_t n,
-                                     off_t off);
 PERM_HIDDEN ssize_t perm__sys_pread(int fd, void *buf, size_t n, off_t off);
 PERM_HIDDEN int perm__sys_fsync(int fd);
 PERM_HIDDEN int perm__sys_fdatasync(int fd);
